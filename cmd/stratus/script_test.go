@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stratus-cloud/stratus/internal/provider"
+	"github.com/stratus-cloud/stratus/internal/provider/local"
+)
+
+// binDir holds the stratus binary built for the end-to-end scripts.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stratus-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "stratus"), ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building stratus for the end-to-end tests:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestScripts runs testdata/script/*.txtar against the real stratus binary,
+// the local provider and SQLite, the way a user types.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("EXAMPLES", filepath.Join(repoRoot(), "..", "shared", "examples"))
+			work := env.WorkDir
+			// Instances are detached processes that outlive the server, as
+			// VMs would: terminate whatever a script left behind.
+			env.Defer(func() { terminateAll(filepath.Join(work, "stratus-data", "cloud")) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitserver":  cmdWaitServer,
+			"instances":   cmdInstances,
+			"cloudlaunch": cmdCloudLaunch,
+			"sleep":       cmdSleep,
+		},
+	})
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..")
+}
+
+// cmdWaitServer waits until the server using DATA (default stratus-data)
+// writes its URL, then sets STRATUS_URL and STRATUS_LISTEN.
+//
+//	waitserver [DATA]
+func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! waitserver")
+	}
+	data := "stratus-data"
+	if len(args) > 0 {
+		data = args[0]
+	}
+	path := ts.MkAbs(filepath.Join(data, "server.url"))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.HasSuffix(string(b), "\n") {
+			url := strings.TrimSpace(string(b))
+			ts.Setenv("STRATUS_URL", url)
+			ts.Setenv("STRATUS_LISTEN", strings.TrimPrefix(url, "http://"))
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("server did not write %s within 60s", path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdInstances looks at the local cloud directly, as a cloud console would,
+// and checks how many live (not terminated) instances carry the given tags,
+// waiting up to a timeout for the count to be reached.
+//
+//	instances [-all] [-wait DURATION] COUNT [KEY=VALUE ...]
+//
+// With -all, terminated instances count too (to prove none was duplicated).
+// Keys without a "stratus:" prefix get one; the tag "untagged" alone selects
+// instances without an installation tag.
+func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
+	wait := time.Duration(0)
+	all := false
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-all":
+			all, args = true, args[1:]
+		case args[0] == "-wait" && len(args) >= 2:
+			d, err := time.ParseDuration(args[1])
+			ts.Check(err)
+			wait, args = d, args[2:]
+		default:
+			ts.Fatalf("instances: unknown flag %s", args[0])
+		}
+	}
+	if len(args) < 1 {
+		ts.Fatalf("usage: instances [-all] [-wait DURATION] COUNT [KEY=VALUE ...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	tags := map[string]string{}
+	untagged := false
+	for _, kv := range args[1:] {
+		if kv == "untagged" {
+			untagged = true
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("tag %q is not KEY=VALUE", kv)
+		}
+		if !strings.Contains(k, ":") {
+			k = "stratus:" + k
+		}
+		tags[k] = v
+	}
+	root := ts.MkAbs(filepath.Join("stratus-data", "cloud"))
+	deadline := time.Now().Add(wait)
+	for {
+		got, desc := count(ts, root, tags, untagged, all)
+		if (got == want) != neg {
+			ts.Logf("instances: %d live match %v", got, args[1:])
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("instances: %d instances match %v, want %s%d:\n%s", got, args[1:], map[bool]string{true: "not ", false: ""}[neg], want, desc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func count(ts *testscript.TestScript, root string, tags map[string]string, untagged, all bool) (int, string) {
+	p, err := local.New(local.Options{Root: root})
+	ts.Check(err)
+	ctx := context.Background()
+	regions, err := p.Regions(ctx)
+	ts.Check(err)
+	n := 0
+	var desc strings.Builder
+	for _, r := range regions {
+		insts, err := p.Describe(ctx, r, provider.Filter{Tags: tags})
+		ts.Check(err)
+		for _, in := range insts {
+			if in.State.Gone() && !all {
+				continue
+			}
+			fmt.Fprintf(&desc, "  %s %s %s %v\n", in.ID, in.State, in.Type, in.Tags)
+			if untagged && in.Tags[provider.TagInstallation] != "" {
+				continue
+			}
+			n++
+		}
+	}
+	return n, desc.String()
+}
+
+// terminateAll terminates every instance of a local cloud.
+func terminateAll(root string) {
+	if _, err := os.Stat(root); err != nil {
+		return
+	}
+	p, err := local.New(local.Options{Root: root})
+	if err != nil {
+		return
+	}
+	ctx := context.Background()
+	regions, _ := p.Regions(ctx)
+	for _, r := range regions {
+		insts, _ := p.Describe(ctx, r, provider.Filter{})
+		for _, in := range insts {
+			if !in.State.Gone() {
+				_ = p.Terminate(ctx, r, in.ID)
+			}
+		}
+	}
+}
+
+// cmdCloudLaunch launches a t3.micro straight in the local cloud's default
+// region, around stratus, with the given tags; -ours adds this
+// installation's tag (read from the server at STRATUS_URL).
+//
+//	cloudlaunch [-ours] [KEY=VALUE ...]
+func cmdCloudLaunch(ts *testscript.TestScript, neg bool, args []string) {
+	tags := map[string]string{}
+	for _, a := range args {
+		if a == "-ours" {
+			resp, err := http.Get(ts.Getenv("STRATUS_URL") + "/v1/version")
+			ts.Check(err)
+			var v struct{ Installation string }
+			ts.Check(json.NewDecoder(resp.Body).Decode(&v))
+			resp.Body.Close()
+			tags[provider.TagInstallation] = v.Installation
+			continue
+		}
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			ts.Fatalf("tag %q is not KEY=VALUE", a)
+		}
+		tags[k] = v
+	}
+	p, err := local.New(local.Options{Root: ts.MkAbs(filepath.Join("stratus-data", "cloud"))})
+	ts.Check(err)
+	regions, err := p.Regions(context.Background())
+	ts.Check(err)
+	in, err := p.Launch(context.Background(), provider.LaunchSpec{
+		Region: regions[0], Type: "t3.micro", Tags: tags,
+		ClientToken: fmt.Sprintf("cloudlaunch-%d", time.Now().UnixNano()),
+	})
+	ts.Check(err)
+	ts.Logf("launched %s with tags %v", in.ID, tags)
+}
+
+// cmdSleep waits for a duration ("3s"; a bare number is seconds).
+//
+//	sleep DURATION
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		secs, err2 := strconv.Atoi(args[0])
+		ts.Check(err2)
+		d = time.Duration(secs) * time.Second
+	}
+	time.Sleep(d)
+}

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stratus-cloud/stratus/internal/server"
+)
+
+// serveOptions are the flags of `stratus serve`.
+type serveOptions struct {
+	DataDir          string
+	Listen           string
+	AdvertiseURL     string
+	TemplateFile     string
+	Provider         string
+	BootDelay        time.Duration
+	HeartbeatTimeout time.Duration
+}
+
+func (a *app) newServeCmd() *cobra.Command {
+	var opts serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane",
+		Long: `Run the stratus control plane: the HTTP API, the controllers and the
+provider, with state in the data directory. It writes the admin token to
+DIR/admin.token, where the other commands run in the same directory find it.
+Stop it with Ctrl-C; local instances keep running and are picked up again
+on the next start.`,
+		Args: exactArgs(),
+		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("data") {
+				if dir := a.env.getenv(envData); dir != "" {
+					opts.DataDir = dir
+				}
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), opts, a.env)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DataDir, "data", DefaultDataDir, "data `DIR` for the database, the admin token and local instances (env "+envData+")")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "`ADDR` the HTTP API listens on")
+	f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "`URL` agents use to reach the API (default http://ADDR)")
+	f.StringVar(&opts.TemplateFile, "template", "", "admin template `FILE` that cluster requests are merged onto (default: built-in)")
+	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local")
+	f.DurationVar(&opts.BootDelay, "boot-delay", 0, "simulated boot time of local instances")
+	f.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 0, "time without heartbeats after which a node is unhealthy (default 30s)")
+	return cmd
+}
+
+func (o serveOptions) validate() error {
+	switch {
+	case o.DataDir == "":
+		return usagef("--data must name a directory")
+	case o.Listen == "":
+		return usagef("--listen must name an address such as 127.0.0.1:7070")
+	case o.Provider == "":
+		return usagef("--provider must name a provider such as local")
+	case o.BootDelay < 0:
+		return usagef("--boot-delay must not be negative")
+	case o.HeartbeatTimeout < 0:
+		return usagef("--heartbeat-timeout must not be negative")
+	}
+	if o.AdvertiseURL != "" {
+		u, err := url.Parse(o.AdvertiseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--advertise-url %q: want a URL such as http://10.0.0.5:7070", o.AdvertiseURL)
+		}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, opts serveOptions, e *env) error {
+	err := server.Run(ctx, server.Options{
+		DataDir:          opts.DataDir,
+		Listen:           opts.Listen,
+		AdvertiseURL:     opts.AdvertiseURL,
+		Provider:         opts.Provider,
+		TemplateFile:     opts.TemplateFile,
+		BootDelay:        opts.BootDelay,
+		HeartbeatTimeout: opts.HeartbeatTimeout,
+		Stdout:           e.stdout,
+		Stderr:           e.stderr,
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+)
+
+var errWaitTimeout = errors.New("wait timed out")
+
+// poll calls step every e.pollInterval until it reports done or fails, for
+// at most timeout. When the time is up it returns a *timeoutError with the
+// message timedOut gives; when ctx ends it returns ctx's error.
+func poll(ctx context.Context, e *env, timeout time.Duration, timedOut func() string, step func(ctx context.Context) (done bool, err error)) error {
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errWaitTimeout)
+	defer cancel()
+	ended := func() error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &timeoutError{msg: timedOut()}
+	}
+	for {
+		done, err := step(wctx)
+		switch {
+		case done:
+			return err
+		case wctx.Err() != nil:
+			return ended()
+		case err != nil:
+			return err
+		}
+		t := time.NewTimer(e.pollInterval)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			return ended()
+		case <-t.C:
+		}
+	}
+}
+
+// isUnreachable reports whether err is a failure to reach the server, as
+// opposed to an answer from it.
+func isUnreachable(err error) bool {
+	_, ok := errors.AsType[*url.Error](err)
+	return ok
+}
+
+// shortDuration formats d without trailing zero units: 10m, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// waitRunning polls cluster name until it is running and returns it,
+// showing the nodes' progress on e.stderr. first, if not nil, is the
+// cluster as last seen. The cluster failing, being deleted or not
+// existing ends the wait with an error; the server not answering does not
+// (it may be restarting).
+func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first *api.Cluster, timeout time.Duration) (api.Cluster, error) {
+	prog := &progress{w: e.stderr, tty: e.stderrTTY}
+	defer prog.done()
+	var cl *api.Cluster
+	check := func() (bool, error) {
+		switch cl.State {
+		case "running":
+			return true, nil
+		case "failed":
+			return true, fmt.Errorf("cluster %s failed: %s", name, dash(cl.Reason))
+		case "deleting":
+			return true, fmt.Errorf("cluster %s is being deleted", name)
+		}
+		line := fmt.Sprintf("%s %s: %s", cl.State, name, nodeProgress(cl.Nodes))
+		if cl.Reason != "" {
+			line += " (" + cl.Reason + ")"
+		}
+		prog.update(line)
+		return false, nil
+	}
+	timedOut := func() string {
+		state := "the server did not answer"
+		if cl != nil {
+			state = fmt.Sprintf("it is %s (%s)", cl.State, nodeProgress(cl.Nodes))
+		}
+		return fmt.Sprintf("cluster %s is not running after %s: %s; it may still come up: follow it with 'stratus cluster show %s'",
+			name, shortDuration(timeout), state, name)
+	}
+	if first != nil {
+		cl = first
+		if done, err := check(); done {
+			return *cl, err
+		}
+	}
+	err := poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
+		next, err := c.GetCluster(ctx, name)
+		if isUnreachable(err) && ctx.Err() == nil {
+			prog.update(fmt.Sprintf("waiting for %s: server unreachable, retrying", name))
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("cluster %s: %w", name, err)
+		}
+		cl = &next
+		return check()
+	})
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	return *cl, nil
+}
+
+// waitDeleted polls cluster name until it is gone, showing the instances
+// that remain on e.stderr. first, if not nil, is the cluster as last seen.
+func waitDeleted(ctx context.Context, c *api.Client, e *env, name string, first *api.Cluster, timeout time.Duration) error {
+	prog := &progress{w: e.stderr, tty: e.stderrTTY}
+	defer prog.done()
+	last := first
+	show := func(cl api.Cluster) {
+		n := remainingInstances(cl)
+		noun := "instances"
+		if n == 1 {
+			noun = "instance"
+		}
+		line := fmt.Sprintf("deleting %s: %d %s remaining", name, n, noun)
+		if cl.Reason != "" {
+			line += " (" + cl.Reason + ")"
+		}
+		prog.update(line)
+	}
+	if first != nil {
+		show(*first)
+	}
+	timedOut := func() string {
+		state := "the server did not answer"
+		if last != nil {
+			state = fmt.Sprintf("it is %s with %d instances remaining", last.State, remainingInstances(*last))
+		}
+		return fmt.Sprintf("cluster %s is not gone after %s: %s; deletion continues on the server: follow it with 'stratus cluster show %s'",
+			name, shortDuration(timeout), state, name)
+	}
+	return poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
+		next, err := c.GetCluster(ctx, name)
+		switch {
+		case api.IsNotFound(err):
+			return true, nil
+		case isUnreachable(err) && ctx.Err() == nil:
+			prog.update(fmt.Sprintf("waiting for %s: server unreachable, retrying", name))
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("cluster %s: %w", name, err)
+		}
+		last = &next
+		show(next)
+		return false, nil
+	})
+}
+
+// remainingInstances counts the instances not yet terminated.
+func remainingInstances(cl api.Cluster) int {
+	n := 0
+	for _, in := range cl.Instances {
+		if in.State != "terminated" {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/auth"
+	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/failpoint"
+	"github.com/stratus-cloud/stratus/internal/provider"
+	"github.com/stratus-cloud/stratus/internal/reconcile"
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// Controller converges every cluster's instances to its node records.
+type Controller struct {
+	Store    store.Store
+	Provider provider.Provider
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	// Installation tags every instance this control plane launches.
+	Installation string
+	// AgentSecret derives each node's agent token.
+	AgentSecret string
+	// AdvertiseURL is the control plane's URL as agents reach it.
+	AdvertiseURL     string
+	ConsistencyGrace time.Duration
+	CreateTimeout    time.Duration
+}
+
+var _ reconcile.Controller = (*Controller)(nil)
+
+// Name implements reconcile.Controller.
+func (c *Controller) Name() string { return "cluster" }
+
+// Reconcile makes one pass over every cluster.
+func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
+	clusters, err := c.Store.ListClusters(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	var errs []error
+	busy := false
+	for _, cl := range clusters {
+		if ctx.Err() != nil {
+			return reconcile.Result{}, ctx.Err()
+		}
+		more, err := c.reconcileCluster(ctx, cl)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", cl.Name, err))
+		}
+		busy = busy || more
+	}
+	res := reconcile.Result{}
+	if busy {
+		res.RequeueAfter = 500 * time.Millisecond
+	}
+	return res, errors.Join(errs...)
+}
+
+// Region returns the region a cluster runs in.
+func Region(cl *store.Cluster) string {
+	var s api.ClusterSpec
+	_ = json.Unmarshal(cl.Spec, &s)
+	return s.Region
+}
+
+// reconcileCluster makes one pass over one cluster; it reports whether the
+// cluster is still converging (so the next pass should come soon).
+func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (bool, error) {
+	log := c.Logger.With("cluster", cl.Name)
+	nodes, err := c.Store.ListNodes(ctx, store.NodeFilter{Cluster: cl.Name})
+	if err != nil {
+		return false, err
+	}
+	region := Region(cl)
+	insts, err := c.Provider.Describe(ctx, region, provider.Filter{Tags: map[string]string{
+		provider.TagInstallation: c.Installation,
+		provider.TagCluster:      cl.Name,
+	}})
+	if err != nil {
+		return false, fmt.Errorf("describe instances: %w", err)
+	}
+	plan := MakePlan(PlanInput{
+		Cluster: cl, Nodes: nodes, Instances: insts, Now: c.Clock.Now(),
+		ConsistencyGrace: c.ConsistencyGrace, CreateTimeout: c.CreateTimeout,
+	})
+	if plan.Empty() {
+		return cl.State == store.ClusterCreating || cl.State == store.ClusterDeleting, nil
+	}
+	var errs []error
+	for _, o := range plan.Observe {
+		if err := c.observe(ctx, o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, inst := range plan.Terminate {
+		log.Info("terminating instance", "instance", inst.ID, "node", inst.Tags[provider.TagNode])
+		if err := c.Provider.Terminate(ctx, inst.Region, inst.ID); err != nil {
+			errs = append(errs, fmt.Errorf("terminate %s: %w", inst.ID, err))
+			continue
+		}
+		failpoint.Hit("cluster.after-terminate")
+		c.event(ctx, cl.Name, inst.Tags[provider.TagNode], "instance.terminating", "terminating instance "+inst.ID)
+	}
+	for _, id := range plan.Forget {
+		if err := c.Store.DeleteNode(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	for _, id := range plan.Relaunch {
+		err := updateNode(ctx, c.Store, id, func(n *store.Node) error {
+			n.Generation++
+			n.TokenHash = auth.Hash(auth.AgentToken(c.AgentSecret, n.ID, n.Generation))
+			n.InstanceID, n.InstanceState, n.Address, n.PriceMicros = "", "", "", 0
+			n.LaunchedAt, n.RegisteredAt, n.LastHeartbeat = time.Time{}, time.Time{}, time.Time{}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.event(ctx, cl.Name, id, "node.replacing", "instance gone; launching a replacement")
+		plan.Launch = append(plan.Launch, id)
+	}
+	if cl.State != store.ClusterDeleting && cl.State != store.ClusterFailed {
+		for _, id := range plan.Launch {
+			if err := c.launch(ctx, cl, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if plan.NewState != "" {
+		err := updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+			x.State, x.Reason = plan.NewState, plan.Reason
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			msg := "cluster is " + string(plan.NewState)
+			if plan.Reason != "" {
+				msg += ": " + plan.Reason
+			}
+			log.Info(msg)
+			c.event(ctx, cl.Name, "", "cluster."+string(plan.NewState), msg)
+		}
+	}
+	if plan.DeleteCluster {
+		log.Info("cluster deleted: every instance is gone")
+		if err := c.Store.DeleteCluster(ctx, cl.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return true, errors.Join(errs...)
+}
+
+func (c *Controller) observe(ctx context.Context, o Observation) error {
+	var first bool
+	var cluster string
+	err := updateNode(ctx, c.Store, o.Node, func(n *store.Node) error {
+		first = n.InstanceID == ""
+		cluster = n.Cluster
+		n.InstanceID = o.Instance.ID
+		n.InstanceState = string(o.Instance.State)
+		n.Address = o.Instance.Address
+		n.PriceMicros = o.Instance.PriceMicros
+		return nil
+	})
+	if err == nil && first {
+		c.event(ctx, cluster, o.Node, "node.found", "found instance "+o.Instance.ID+" launched earlier")
+	}
+	return err
+}
+
+func (c *Controller) launch(ctx context.Context, cl *store.Cluster, nodeID string) error {
+	now := c.Clock.Now()
+	var n *store.Node
+	err := updateNode(ctx, c.Store, nodeID, func(x *store.Node) error {
+		if x.LaunchedAt.IsZero() {
+			x.LaunchedAt = now
+		}
+		n = x
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	spec := provider.LaunchSpec{
+		Region:         n.Region,
+		ClientToken:    auth.ClientToken(c.Installation, n.ID, n.Generation),
+		Type:           n.Type,
+		RootVolumeGB:   n.RootVolumeGB,
+		Spot:           n.Spot,
+		MaxPriceMicros: n.MaxPriceMicros,
+		Tags: map[string]string{
+			provider.TagInstallation: c.Installation,
+			provider.TagCluster:      cl.Name,
+			provider.TagRole:         string(n.Role),
+			provider.TagOwner:        cl.Owner,
+			provider.TagNode:         n.ID,
+		},
+		Agent: provider.AgentBootstrap{
+			ServerURL: c.AdvertiseURL,
+			Token:     auth.AgentToken(c.AgentSecret, n.ID, n.Generation),
+		},
+	}
+	inst, lerr := c.Provider.Launch(ctx, spec)
+	failpoint.Hit("cluster.after-launch")
+	if lerr != nil {
+		msg := lerr.Error()
+		changed := false
+		err := updateNode(ctx, c.Store, nodeID, func(x *store.Node) error {
+			changed = x.LastError != msg
+			x.LastError = msg
+			return nil
+		})
+		if changed {
+			c.event(ctx, cl.Name, nodeID, "node.launch_failed", "launch "+string(n.Role)+" node: "+msg)
+		}
+		var inv *provider.InvalidError
+		if errors.As(lerr, &inv) {
+			return errors.Join(err, updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+				if x.State == store.ClusterCreating {
+					x.State, x.Reason = store.ClusterFailed, "launch "+string(n.Role)+" node: "+msg
+				}
+				return nil
+			}))
+		}
+		if provider.IsCapacity(lerr) {
+			err = errors.Join(err, updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+				if x.State == store.ClusterCreating {
+					x.Reason = "waiting for capacity: " + msg
+				}
+				return nil
+			}))
+		}
+		return errors.Join(fmt.Errorf("launch node %s: %w", nodeID, lerr), err)
+	}
+	err = updateNode(ctx, c.Store, nodeID, func(x *store.Node) error {
+		x.InstanceID = inst.ID
+		x.InstanceState = string(inst.State)
+		x.Address = inst.Address
+		x.PriceMicros = inst.PriceMicros
+		x.LastError = ""
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Logger.Info("launched instance", "cluster", cl.Name, "node", nodeID, "instance", inst.ID, "type", inst.Type)
+	c.event(ctx, cl.Name, nodeID, "node.launched", fmt.Sprintf("launched %s node %s (%s)", n.Role, inst.ID, inst.Type))
+	return nil
+}
+
+func (c *Controller) event(ctx context.Context, cluster, node, kind, msg string) {
+	appendEvent(ctx, c.Store, c.Clock, c.Logger, cluster, node, kind, msg)
+}
+
+func appendEvent(ctx context.Context, st store.Queries, clk clock.Clock, log *slog.Logger, cluster, node, kind, msg string) {
+	e := &store.Event{Time: clk.Now(), Cluster: cluster, Node: node, Kind: kind, Message: msg}
+	if err := st.AppendEvent(ctx, e); err != nil {
+		log.Warn("cannot record event", "kind", kind, "err", err)
+	}
+}
+
+// updateNode re-reads a node in a transaction, applies fn and writes it.
+func updateNode(ctx context.Context, st store.Store, id string, fn func(*store.Node) error) error {
+	return st.WithTx(ctx, func(q store.Queries) error {
+		n, err := q.GetNode(ctx, id)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", id, err)
+		}
+		if err := fn(n); err != nil {
+			return err
+		}
+		return q.UpdateNode(ctx, n)
+	})
+}
+
+// updateCluster re-reads a cluster in a transaction, applies fn and writes it.
+func updateCluster(ctx context.Context, st store.Store, name string, fn func(*store.Cluster) error) error {
+	return st.WithTx(ctx, func(q store.Queries) error {
+		cl, err := q.GetCluster(ctx, name)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		if err := fn(cl); err != nil {
+			return err
+		}
+		return q.UpdateCluster(ctx, cl)
+	})
+}

@@ -1,0 +1,394 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/auth"
+	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/spec"
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// Caller is who makes a request.
+type Caller struct {
+	User  string
+	Admin bool
+}
+
+// CanSee reports whether the caller may see and change a cluster owned by owner.
+func (c Caller) CanSee(owner string) bool { return c.Admin || c.User == owner }
+
+// Service carries out cluster requests: it validates, records desired state
+// and answers queries. The controller does the rest.
+type Service struct {
+	Store    store.Store
+	Catalog  *cost.Catalog
+	Template api.ClusterSpec
+	// DefaultRegion is used when neither request nor template names one.
+	DefaultRegion string
+	// Regions, if not empty, are the regions a cluster may name.
+	Regions          []string
+	Clock            clock.Clock
+	Logger           *slog.Logger
+	AgentSecret      string
+	HeartbeatTimeout time.Duration
+	// Wake asks the controllers for a pass (may be nil).
+	Wake func()
+}
+
+func (s *Service) wake() {
+	if s.Wake != nil {
+		s.Wake()
+	}
+}
+
+func newNodeID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "n-" + hex.EncodeToString(b)
+}
+
+// Create validates and records a new cluster and its initial nodes. A
+// *spec.Errors error means the request was invalid; store.ErrConflict that
+// the name is taken. Nothing is recorded unless everything is valid.
+func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClusterRequest) (api.Cluster, error) {
+	if err := spec.ValidateName(req.Name); err != nil {
+		return api.Cluster{}, err
+	}
+	sp, err := spec.Build([]byte(req.Request), req.Filename, s.Template, s.Catalog)
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	if sp.Region == "" {
+		sp.Region = s.DefaultRegion
+	}
+	if len(s.Regions) > 0 && !contains(s.Regions, sp.Region) {
+		return api.Cluster{}, spec.Errors{{Field: "region", Message: fmt.Sprintf("unknown region %q; this provider has %v", sp.Region, s.Regions)}}
+	}
+	raw, err := json.Marshal(sp)
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	now := s.Clock.Now()
+	cl := &store.Cluster{Name: req.Name, Owner: caller.User, State: store.ClusterCreating, Spec: raw, CreatedAt: now}
+	var nodes []*store.Node
+	nodes = append(nodes, s.newNode(req.Name, store.RoleHead, sp.Region, sp.Head.Type, sp.Head.VolumeGB, now))
+	for i := 0; i < sp.Compute.InitialNodes; i++ {
+		n := s.newNode(req.Name, store.RoleCompute, sp.Region, sp.Compute.Types[0], sp.Compute.VolumeGB, now)
+		if sp.Compute.SpotPrice != "" {
+			price, err := cost.ParseDollars(sp.Compute.SpotPrice)
+			if err != nil {
+				return api.Cluster{}, spec.Errors{{Field: "compute.spot_price", Message: err.Error()}}
+			}
+			n.Spot, n.MaxPriceMicros = true, int64(price)
+		}
+		nodes = append(nodes, n)
+	}
+	err = s.Store.WithTx(ctx, func(q store.Queries) error {
+		if err := q.CreateCluster(ctx, cl); err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if err := q.CreateNode(ctx, n); err != nil {
+				return err
+			}
+		}
+		return q.AppendEvent(ctx, &store.Event{Time: now, Cluster: cl.Name, Kind: "cluster.requested",
+			Message: fmt.Sprintf("requested by %s: head %s, %d compute node(s)", caller.User, sp.Head.Type, sp.Compute.InitialNodes)})
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return api.Cluster{}, fmt.Errorf("a cluster named %q already exists: %w", req.Name, store.ErrConflict)
+	}
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	s.Logger.Info("cluster requested", "cluster", cl.Name, "owner", cl.Owner)
+	s.wake()
+	return s.view(cl, nodes, nil), nil
+}
+
+func (s *Service) newNode(cluster string, role store.NodeRole, region, typ string, volume int, now time.Time) *store.Node {
+	n := &store.Node{
+		ID: newNodeID(), Cluster: cluster, Role: role, Region: region, Type: typ,
+		RootVolumeGB: volume, Generation: 1, CreatedAt: now,
+	}
+	n.TokenHash = auth.Hash(auth.AgentToken(s.AgentSecret, n.ID, n.Generation))
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Delete marks a cluster for deletion: every node is to be terminated, and
+// the controller removes the record once the provider confirms they are gone.
+func (s *Service) Delete(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
+	var cl *store.Cluster
+	var nodes []*store.Node
+	err := s.Store.WithTx(ctx, func(q store.Queries) error {
+		var err error
+		cl, err = q.GetCluster(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !caller.CanSee(cl.Owner) {
+			return store.ErrNotFound
+		}
+		if cl.State != store.ClusterDeleting {
+			cl.State, cl.Reason = store.ClusterDeleting, ""
+			if err := q.UpdateCluster(ctx, cl); err != nil {
+				return err
+			}
+			if err := q.AppendEvent(ctx, &store.Event{Time: s.Clock.Now(), Cluster: name, Kind: "cluster.deleting",
+				Message: "deletion requested by " + caller.User}); err != nil {
+				return err
+			}
+		}
+		nodes, err = q.ListNodes(ctx, store.NodeFilter{Cluster: name})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if !n.Terminate {
+				n.Terminate = true
+				if err := q.UpdateNode(ctx, n); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return api.Cluster{}, clusterErr(name, err)
+	}
+	s.Logger.Info("cluster deletion requested", "cluster", name)
+	s.wake()
+	return s.view(cl, nodes, nil), nil
+}
+
+// Get returns one cluster with its recent events.
+func (s *Service) Get(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
+	cl, err := s.Store.GetCluster(ctx, name)
+	if err == nil && !caller.CanSee(cl.Owner) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return api.Cluster{}, clusterErr(name, err)
+	}
+	nodes, err := s.Store.ListNodes(ctx, store.NodeFilter{Cluster: name})
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	events, err := s.Store.ListEvents(ctx, store.EventFilter{Cluster: name, Limit: 20})
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	return s.view(cl, nodes, events), nil
+}
+
+// List returns the clusters the caller may see.
+func (s *Service) List(ctx context.Context, caller Caller) ([]api.Cluster, error) {
+	cls, err := s.Store.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Cluster{}
+	for _, cl := range cls {
+		if !caller.CanSee(cl.Owner) {
+			continue
+		}
+		nodes, err := s.Store.ListNodes(ctx, store.NodeFilter{Cluster: cl.Name})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s.view(cl, nodes, nil))
+	}
+	return out, nil
+}
+
+// HeadNode returns the registered head node of a cluster the caller may see.
+func (s *Service) HeadNode(ctx context.Context, caller Caller, name string) (*store.Node, error) {
+	cl, err := s.Store.GetCluster(ctx, name)
+	if err == nil && !caller.CanSee(cl.Owner) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, clusterErr(name, err)
+	}
+	nodes, err := s.Store.ListNodes(ctx, store.NodeFilter{Cluster: name})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if n.Role == store.RoleHead && !n.Terminate {
+			if n.RegisteredAt.IsZero() {
+				return nil, fmt.Errorf("cluster %q: the head node's agent has not registered yet (cluster is %s): %w", name, cl.State, ErrNotReady)
+			}
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("cluster %q has no head node (it is %s): %w", name, cl.State, ErrNotReady)
+}
+
+// clusterErr words a store error about the named cluster for its caller.
+func clusterErr(name string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no cluster named %q (see `stratus cluster list`): %w", name, store.ErrNotFound)
+	}
+	return fmt.Errorf("cluster %q: %w", name, err)
+}
+
+// ErrNotReady means the cluster cannot do that yet (or any more).
+var ErrNotReady = errors.New("not ready")
+
+// Health of a node's agent.
+const (
+	HealthRegistered   = "registered"
+	HealthUnregistered = "unregistered"
+	HealthUnhealthy    = "unhealthy"
+)
+
+// NodeHealth says whether a node's agent is registered and heartbeating.
+func NodeHealth(n *store.Node, now time.Time, timeout time.Duration) string {
+	switch {
+	case n.RegisteredAt.IsZero():
+		return HealthUnregistered
+	case timeout > 0 && now.Sub(n.LastHeartbeat) > timeout:
+		return HealthUnhealthy
+	default:
+		return HealthRegistered
+	}
+}
+
+// billing reports whether an instance in this state is billed by the hour.
+func billing(state string) bool {
+	return state == "pending" || state == "running" || state == "stopping"
+}
+
+func (s *Service) view(cl *store.Cluster, nodes []*store.Node, events []*store.Event) api.Cluster {
+	var sp api.ClusterSpec
+	_ = json.Unmarshal(cl.Spec, &sp)
+	now := s.Clock.Now()
+	out := api.Cluster{
+		Name: cl.Name, Owner: cl.Owner, State: string(cl.State), Reason: cl.Reason,
+		CreatedAt: cl.CreatedAt.UTC(), Spec: sp, Instances: []api.Instance{},
+	}
+	var hourly cost.Micros
+	for _, n := range nodes {
+		state := n.InstanceState
+		if state == "" {
+			state = "launching"
+		}
+		health := NodeHealth(n, now, s.HeartbeatTimeout)
+		in := api.Instance{
+			ID: n.InstanceID, Node: n.ID, Role: string(n.Role), Type: n.Type, State: state,
+			Address: n.Address, Spot: n.Spot, Health: health, LastError: n.LastError,
+		}
+		if billing(n.InstanceState) {
+			in.HourlyCost = cost.Micros(n.PriceMicros).String()
+			hourly += cost.Micros(n.PriceMicros)
+		} else {
+			in.HourlyCost = cost.Micros(0).String()
+		}
+		if !n.LastHeartbeat.IsZero() {
+			t := n.LastHeartbeat.UTC()
+			in.LastHeartbeat = &t
+		}
+		if n.Role == store.RoleHead && !n.Terminate {
+			out.LoginAddress = n.Address
+		}
+		out.Instances = append(out.Instances, in)
+		out.Nodes.Total++
+		switch {
+		case n.InstanceState == "running" && health == HealthUnregistered:
+			out.Nodes.Running++
+		case n.InstanceState == "running":
+			out.Nodes.Running++
+			out.Nodes.Registered++
+			if health == HealthUnhealthy {
+				out.Nodes.Unhealthy++
+			}
+		case n.InstanceState == "" || n.InstanceState == "pending":
+			out.Nodes.Pending++
+		}
+	}
+	out.HourlyCost = hourly.String()
+	for _, e := range events {
+		out.Events = append(out.Events, api.Event{Time: e.Time.UTC(), Node: e.Node, Kind: e.Kind, Message: e.Message})
+	}
+	return out
+}
+
+// RegisterAgent records that a node's agent has started; token is the
+// agent's bearer token.
+func (s *Service) RegisterAgent(ctx context.Context, token string, req api.RegisterRequest) (api.RegisterResponse, error) {
+	var resp api.RegisterResponse
+	var first bool
+	var n *store.Node
+	err := s.Store.WithTx(ctx, func(q store.Queries) error {
+		var err error
+		n, err = q.GetNodeByTokenHash(ctx, auth.Hash(token))
+		if err != nil {
+			return err
+		}
+		now := s.Clock.Now()
+		first = n.RegisteredAt.IsZero()
+		if first {
+			n.RegisteredAt = now
+		}
+		n.LastHeartbeat = now
+		n.AgentVersion = req.Version
+		if n.Address == "" {
+			n.Address = req.Address
+		}
+		return q.UpdateNode(ctx, n)
+	})
+	if err != nil {
+		return resp, err
+	}
+	if first {
+		appendEvent(ctx, s.Store, s.Clock, s.Logger, n.Cluster, n.ID, "node.registered",
+			fmt.Sprintf("%s node's agent registered from %s (%s)", n.Role, req.InstanceID, req.Address))
+		s.Logger.Info("agent registered", "cluster", n.Cluster, "node", n.ID, "instance", req.InstanceID)
+		s.wake()
+	} else {
+		s.Logger.Info("agent reconnected", "cluster", n.Cluster, "node", n.ID, "instance", req.InstanceID)
+	}
+	interval := max(s.HeartbeatTimeout/3, time.Second)
+	return api.RegisterResponse{Node: n.ID, Cluster: n.Cluster, Role: string(n.Role), HeartbeatInterval: interval.String()}, nil
+}
+
+// Heartbeat records that a node's agent is alive. store.ErrNotFound means
+// the token belongs to no node (the agent should register again).
+func (s *Service) Heartbeat(ctx context.Context, token string) error {
+	return s.Store.WithTx(ctx, func(q store.Queries) error {
+		n, err := q.GetNodeByTokenHash(ctx, auth.Hash(token))
+		if err != nil {
+			return err
+		}
+		if n.RegisteredAt.IsZero() {
+			return store.ErrNotFound
+		}
+		n.LastHeartbeat = s.Clock.Now()
+		return q.UpdateNode(ctx, n)
+	})
+}
+
+// AgentNode returns the node an agent token belongs to.
+func (s *Service) AgentNode(ctx context.Context, token string) (*store.Node, error) {
+	return s.Store.GetNodeByTokenHash(ctx, auth.Hash(token))
+}

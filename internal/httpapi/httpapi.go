@@ -1,0 +1,316 @@
+// Package httpapi is stratus's HTTP API: routes, authentication, request
+// decoding and the one mapping from errors to HTTP statuses. The wire types
+// are in package api.
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/auth"
+	"github.com/stratus-cloud/stratus/internal/cluster"
+	"github.com/stratus-cloud/stratus/internal/dispatch"
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// maxBody bounds request bodies (a request file is a few hundred bytes).
+const maxBody = 1 << 20
+
+// Handler serves the API.
+type Handler struct {
+	Store    store.Store
+	Clusters *cluster.Service
+	Hub      *dispatch.Hub
+	Logger   *slog.Logger
+	Version  api.Version
+	// Stopping is closed when the server shuts down, ending long polls.
+	Stopping <-chan struct{}
+	// ExecPickupTimeout bounds how long an exec waits for the agent to pick
+	// it up (default 30s).
+	ExecPickupTimeout time.Duration
+	// PollWait caps an agent's long poll (default 25s).
+	PollWait time.Duration
+
+	mux *http.ServeMux
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.mux == nil {
+		h.routes()
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// Init builds the routes; call it once before serving concurrently.
+func (h *Handler) Init() { h.routes() }
+
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/version", h.version)
+	m.HandleFunc("GET /v1/whoami", h.user(h.whoami))
+	m.HandleFunc("POST /v1/clusters", h.user(h.createCluster))
+	m.HandleFunc("GET /v1/clusters", h.user(h.listClusters))
+	m.HandleFunc("GET /v1/clusters/{name}", h.user(h.getCluster))
+	m.HandleFunc("DELETE /v1/clusters/{name}", h.user(h.deleteCluster))
+	m.HandleFunc("POST /v1/clusters/{name}/exec", h.user(h.exec))
+	m.HandleFunc("POST /v1/agent/register", h.agentRegister)
+	m.HandleFunc("POST /v1/agent/heartbeat", h.agent(h.agentHeartbeat))
+	m.HandleFunc("GET /v1/agent/work", h.agent(h.agentWork))
+	m.HandleFunc("POST /v1/agent/execs/{id}/stream", h.agent(h.agentStream))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	h.mux = m
+}
+
+type userHandler func(w http.ResponseWriter, r *http.Request, caller cluster.Caller)
+
+// user authenticates an API token.
+func (h *Handler) user(next userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := auth.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			writeError(w, h.Logger, errUnauthorized)
+			return
+		}
+		t, err := h.Store.GetTokenByHash(r.Context(), auth.Hash(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, h.Logger, errUnauthorized)
+			return
+		}
+		if err != nil {
+			writeError(w, h.Logger, err)
+			return
+		}
+		next(w, r, cluster.Caller{User: t.User, Admin: t.Role == "admin"})
+	}
+}
+
+type agentHandler func(w http.ResponseWriter, r *http.Request, token string, node *store.Node)
+
+// agent authenticates an agent token.
+func (h *Handler) agent(next agentHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := auth.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			writeError(w, h.Logger, errUnauthorized)
+			return
+		}
+		n, err := h.Clusters.AgentNode(r.Context(), tok)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, h.Logger, errUnauthorized)
+			return
+		}
+		if err != nil {
+			writeError(w, h.Logger, err)
+			return
+		}
+		next(w, r, tok, n)
+	}
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest{"request body is not valid JSON for this call: " + err.Error()}
+	}
+	return nil
+}
+
+func (h *Handler) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.Version)
+}
+
+func (h *Handler) whoami(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	role := "user"
+	if c.Admin {
+		role = "admin"
+	}
+	writeJSON(w, http.StatusOK, api.WhoAmI{User: c.User, Role: role})
+}
+
+func (h *Handler) createCluster(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	var req api.CreateClusterRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	cl, err := h.Clusters.Create(r.Context(), c, req)
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, cl)
+}
+
+func (h *Handler) listClusters(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	cls, err := h.Clusters.List(r.Context(), c)
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cls)
+}
+
+func (h *Handler) getCluster(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	cl, err := h.Clusters.Get(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cl)
+}
+
+func (h *Handler) deleteCluster(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	cl, err := h.Clusters.Delete(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, cl)
+}
+
+// exec runs a command on the head node: the command is queued for the
+// head's agent, and the frames the agent streams back are written to the
+// response as they come.
+func (h *Handler) exec(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	var req api.ExecRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	if len(req.Argv) == 0 || req.Argv[0] == "" {
+		writeError(w, h.Logger, badRequest{"argv: give the command to run"})
+		return
+	}
+	head, err := h.Clusters.HeadNode(r.Context(), c, r.PathValue("name"))
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	s := h.Hub.Start(head.ID, req)
+	defer h.Hub.Cancel(s)
+	timeout := h.ExecPickupTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	select {
+	case <-s.Picked():
+	case <-time.After(timeout):
+		writeError(w, h.Logger, fmt.Errorf("the head node's agent did not pick up the command within %s; check `stratus cluster show %s`: %w",
+			timeout, r.PathValue("name"), cluster.ErrNotReady))
+		return
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	ended := false
+	for f := range s.Frames {
+		if err := enc.Encode(f); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		ended = ended || f.Exit != nil || f.Error != ""
+	}
+	if !ended {
+		_ = enc.Encode(api.ExecFrame{Error: "the agent's stream ended before the command finished"})
+	}
+}
+
+func (h *Handler) agentRegister(w http.ResponseWriter, r *http.Request) {
+	tok, ok := auth.BearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		writeError(w, h.Logger, errUnauthorized)
+		return
+	}
+	var req api.RegisterRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	resp, err := h.Clusters.RegisterAgent(r.Context(), tok, req)
+	if errors.Is(err, store.ErrNotFound) {
+		err = errUnauthorized
+	}
+	if err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) agentHeartbeat(w http.ResponseWriter, r *http.Request, tok string, _ *store.Node) {
+	if err := h.Clusters.Heartbeat(r.Context(), tok); err != nil {
+		writeError(w, h.Logger, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) agentWork(w http.ResponseWriter, r *http.Request, _ string, n *store.Node) {
+	wait := h.PollWait
+	if wait <= 0 {
+		wait = 25 * time.Second
+	}
+	if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil && d >= 0 && d < wait {
+		wait = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.Stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	work := api.Work{Execs: h.Hub.Poll(ctx, n.ID)}
+	writeJSON(w, http.StatusOK, work)
+}
+
+func (h *Handler) agentStream(w http.ResponseWriter, r *http.Request, _ string, n *store.Node) {
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	var bad error
+	next := func() (api.ExecFrame, bool) {
+		if !sc.Scan() {
+			return api.ExecFrame{}, false
+		}
+		var f api.ExecFrame
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			bad = err
+			return api.ExecFrame{Error: "agent sent a malformed frame"}, true
+		}
+		return f, true
+	}
+	err := h.Hub.Stream(r.Context(), n.ID, r.PathValue("id"), next)
+	if errors.Is(err, dispatch.ErrUnknownExec) {
+		writeError(w, h.Logger, fmt.Errorf("exec %s: %w", r.PathValue("id"), store.ErrNotFound))
+		return
+	}
+	if bad != nil {
+		writeError(w, h.Logger, badRequest{"malformed exec frame: " + bad.Error()})
+		return
+	}
+	if err != nil {
+		writeError(w, h.Logger, fmt.Errorf("exec %s: the caller went away: %w", r.PathValue("id"), store.ErrNotFound))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,42 @@
+// Package server wires the stratus control plane together: the store, the
+// provider, the controllers and the HTTP API, with signal handling and a
+// clean shutdown.
+package server
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Options configure the control plane. The zero value plus DataDir runs on
+// the embedded defaults: SQLite, the local provider, 127.0.0.1:7070.
+type Options struct {
+	// DataDir holds the SQLite database, the admin token and the local
+	// provider's cloud.
+	DataDir string
+	// Listen is the HTTP API's address (default 127.0.0.1:7070).
+	Listen string
+	// AdvertiseURL is the URL agents use to reach the API (default
+	// http://<Listen>).
+	AdvertiseURL string
+	// Provider names the cloud: "local" (default).
+	Provider string
+	// TemplateFile is an admin template (native spec) that requests are
+	// merged onto; empty uses the built-in defaults.
+	TemplateFile string
+	// BootDelay is the local provider's simulated boot time.
+	BootDelay time.Duration
+	// HeartbeatTimeout is how long after its last heartbeat an agent is
+	// shown as unhealthy (default 30s).
+	HeartbeatTimeout time.Duration
+	// ReconcileInterval is how often controllers run when nothing wakes
+	// them earlier (default 2s).
+	ReconcileInterval time.Duration
+	// Logger receives the server's logs (default: text to Stderr).
+	Logger *slog.Logger
+	// Stdout receives the messages meant for the person starting the server.
+	Stdout io.Writer
+	// Stderr receives logs when Logger is nil.
+	Stderr io.Writer
+}

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/auth"
+	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/cluster"
+	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/dispatch"
+	"github.com/stratus-cloud/stratus/internal/gc"
+	"github.com/stratus-cloud/stratus/internal/httpapi"
+	"github.com/stratus-cloud/stratus/internal/provider"
+	"github.com/stratus-cloud/stratus/internal/provider/local"
+	"github.com/stratus-cloud/stratus/internal/reconcile"
+	"github.com/stratus-cloud/stratus/internal/spec"
+	"github.com/stratus-cloud/stratus/internal/store"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+)
+
+// Version is stratus's version, set at build time with
+// -ldflags "-X github.com/stratus-cloud/stratus/internal/server.Version=...".
+var Version = "dev"
+
+// Files in the data directory.
+const (
+	AdminTokenFile = "admin.token"
+	// URLFile holds the URL the API listens on, written once listening (so
+	// that a server started on port 0 can be found).
+	URLFile      = "server.url"
+	databaseFile = "stratus.db"
+	cloudDir     = "cloud"
+)
+
+// Meta keys.
+const (
+	metaInstallation = "installation"
+	metaAgentSecret  = "agent_secret"
+)
+
+func (o *Options) defaults() {
+	if o.DataDir == "" {
+		o.DataDir = "stratus-data"
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:7070"
+	}
+	if o.Provider == "" {
+		o.Provider = "local"
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = 30 * time.Second
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = 2 * time.Second
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(o.Stderr, nil))
+	}
+}
+
+// Run starts the control plane and serves until ctx is cancelled, then shuts
+// down cleanly: the listener closes, requests in flight finish (long polls
+// are cut), controllers finish their pass, and the store is closed.
+// Instances keep running: they are the cloud's, not the process's.
+func Run(ctx context.Context, opts Options) error {
+	opts.defaults()
+	log := opts.Logger
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	tmpl := spec.DefaultTemplate()
+	if opts.TemplateFile != "" {
+		data, err := os.ReadFile(opts.TemplateFile)
+		if err != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+		if tmpl, err = spec.ParseTemplate(data, opts.TemplateFile); err != nil {
+			return fmt.Errorf("template %s: %w", opts.TemplateFile, err)
+		}
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, databaseFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	installation, err := ensureMeta(ctx, st, metaInstallation, func() string { return auth.NewSecret()[:12] })
+	if err != nil {
+		return err
+	}
+	agentSecret, err := ensureMeta(ctx, st, metaAgentSecret, auth.NewSecret)
+	if err != nil {
+		return err
+	}
+	if err := ensureAdminToken(ctx, st, opts); err != nil {
+		return err
+	}
+
+	clk := clock.Real{}
+	catalog := cost.DefaultCatalog()
+	var prov provider.Provider
+	switch opts.Provider {
+	case "local":
+		prov, err = local.New(local.Options{
+			Root: filepath.Join(opts.DataDir, cloudDir), Catalog: catalog, Clock: clk,
+			Logger: log.With("provider", "local"), BootDelay: opts.BootDelay,
+		})
+		if err != nil {
+			return fmt.Errorf("local provider: %w", err)
+		}
+	default:
+		return fmt.Errorf("unknown provider %q: use local", opts.Provider)
+	}
+	regions, err := prov.Regions(ctx)
+	if err != nil {
+		return fmt.Errorf("provider regions: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	url := "http://" + ln.Addr().String()
+	advertise := opts.AdvertiseURL
+	if advertise == "" {
+		advertise = url
+	}
+
+	runner := &reconcile.Runner{Interval: opts.ReconcileInterval, Clock: clk, Logger: log}
+	clusters := &cluster.Service{
+		Store: st, Catalog: catalog, Template: tmpl, DefaultRegion: regions[0], Regions: regions,
+		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
+		Wake: runner.Wake,
+	}
+	stopping := make(chan struct{})
+	handler := &httpapi.Handler{
+		Store: st, Clusters: clusters, Hub: dispatch.NewHub(), Logger: log, Stopping: stopping,
+		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
+	}
+	handler.Init()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	ctrlCtx, stopControllers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runner.Run(ctrlCtx,
+			&cluster.Controller{
+				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
+				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
+			},
+			&gc.Collector{Store: st, Provider: prov, Installation: installation, Clock: clk, Logger: log},
+		)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if err := writeFileAtomic(filepath.Join(opts.DataDir, URLFile), []byte(url+"\n"), 0o600); err != nil {
+		log.Warn("cannot write server URL file", "err", err)
+	}
+	log.Info("stratus serving", "url", url, "data", opts.DataDir, "provider", prov.Name(), "installation", installation)
+	fmt.Fprintf(opts.Stdout, "stratus %s listening on %s (data in %s, provider %s)\n", Version, url, opts.DataDir, prov.Name())
+
+	var result error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		result = fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down")
+	close(stopping)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		_ = srv.Close()
+	}
+	stopControllers()
+	wg.Wait()
+	_ = os.Remove(filepath.Join(opts.DataDir, URLFile))
+	log.Info("stopped")
+	return result
+}
+
+func ensureMeta(ctx context.Context, st store.Store, key string, make func() string) (string, error) {
+	var v string
+	err := st.WithTx(ctx, func(q store.Queries) error {
+		var err error
+		v, err = q.GetMeta(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			v = make()
+			return q.SetMeta(ctx, key, v)
+		}
+		return err
+	})
+	return v, err
+}
+
+// ensureAdminToken makes sure an admin token exists: on first start it is
+// created and written to DATA/admin.token (0600); later its hash is checked
+// to be in the store.
+func ensureAdminToken(ctx context.Context, st store.Store, opts Options) error {
+	path := filepath.Join(opts.DataDir, AdminTokenFile)
+	data, err := os.ReadFile(path)
+	created := false
+	var tok string
+	switch {
+	case err == nil:
+		tok = strings.TrimSpace(string(data))
+		if tok == "" {
+			return fmt.Errorf("%s is empty: remove it to have a new admin token made", path)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		tok = auth.NewToken("stk")
+		created = true
+	default:
+		return fmt.Errorf("admin token: %w", err)
+	}
+	err = st.WithTx(ctx, func(q store.Queries) error {
+		_, err := q.GetTokenByHash(ctx, auth.Hash(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			return q.CreateToken(ctx, &store.Token{Hash: auth.Hash(tok), User: "admin", Role: "admin", CreatedAt: time.Now()})
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	if created {
+		if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write admin token: %w", err)
+		}
+		fmt.Fprintf(opts.Stdout, "created an admin token and wrote it to %s (mode 0600)\n", path)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

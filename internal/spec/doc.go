@@ -1,0 +1,102 @@
+// Package spec turns a user's cluster request file into a validated
+// api.ClusterSpec: it parses the request (Parse), merges it onto an
+// administrator's template (Merge, ParseTemplate, DefaultTemplate) and
+// checks the result (Validate). Build does all three. The package does no
+// I/O.
+//
+// # Formats
+//
+// A request is either a cf-create request or a native spec. The document
+// is read as JSON when the file name ends in .json or .cf-create, as YAML
+// when it ends in .yaml or .yml, and otherwise as JSON when its first
+// non-blank character is '{' or '[', else as YAML (so a YAML flow mapping,
+// {region: x}, needs a .yaml name). The format is then decided by the
+// keys: a top-level mapping with any key starting with an upper-case
+// letter (A-Z) is cf-create; anything else is native. An empty document,
+// or {}, sets nothing: the result is the template. A null value (JSON
+// null, an empty YAML value) also counts as not set.
+//
+// # cf-create requests
+//
+// The keys of the CfnCluster templates, verbatim. Numbers may be given as
+// strings ("16") or JSON numbers. Instance types may carry a description
+// after a dash, which is dropped: "r4.large-2C-15.25GB" is r4.large (only
+// when the part before the dash looks like family.size and every
+// dash-separated part after it starts with a digit).
+//
+//	Region                   region; lower-case letters, digits, dashes
+//	MasterInstanceType       head.type; "other" means: use MasterInstanceTypeOther
+//	MasterInstanceTypeOther  head.type, only when MasterInstanceType is "other"
+//	MasterSystemVolumeSize   head.volume_gb
+//	ComputeInstanceType      compute.types; a comma-separated list, preferred
+//	                         first, later ones are fallbacks; "other" means:
+//	                         use ComputeInstanceTypeOther
+//	ComputeInstanceTypeOther compute.types, only when ComputeInstanceType is "other"
+//	ComputeSystemVolumeSize  compute.volume_gb
+//	ComputeSpotPrice         compute.spot_price; "" means on-demand
+//	ComputeInitialNodes      compute.initial_nodes
+//	ComputeMinNodes          compute.min_nodes (a stratus extension)
+//	ComputeMaxNodes          compute.max_nodes
+//	AutoscalingPolicy        compute.autoscaling: enabled or disabled
+//	ClusterType              ondemand or spot. ondemand drops the template's
+//	                         spot price and may not be combined with a
+//	                         non-empty ComputeSpotPrice; spot requires a price
+//	                         (from ComputeSpotPrice or the template). Without
+//	                         ClusterType, a spot price means spot.
+//
+// Any other key is an error naming it, with the closest known key when one
+// is a likely typo. "other" without its *Other key is an error, and so is
+// an *Other key when the main key is not "other".
+//
+// # Native specs
+//
+// The shape of api.ClusterSpec, in YAML or JSON; any subset of the fields:
+//
+//	region: us-east-1
+//	head: {type: m5.large, volume_gb: 32}
+//	compute:
+//	  types: [m5.large, m5.xlarge]   # preferred first, then fallbacks
+//	  initial_nodes: 0
+//	  min_nodes: 0
+//	  max_nodes: 10
+//	  volume_gb: 16
+//	  spot_price: "0.03"             # or 0.03; leave out (or "") for on-demand
+//	  autoscaling: enabled           # or disabled
+//
+// Numbers must be numbers, not strings. Unknown keys at any level are
+// errors naming the full path, such as compute.max_node.
+//
+// # Merging
+//
+// Merge replaces the template's fields with those the request sets, then:
+// initial_nodes below min_nodes is raised to min_nodes unless the request
+// set both (then it is an error), so "ComputeInitialNodes": "0" on a
+// template with min_nodes 1 starts one node; a request that lowers
+// max_nodes below the template's initial_nodes, without setting
+// initial_nodes, lowers initial_nodes too; an initial_nodes above
+// max_nodes that the request set is an error. ClusterType ondemand drops
+// the template's spot price. Build writes the spot price in canonical form
+// ("0.05", "1.00").
+//
+// # Rules
+//
+// Validate checks, and Build reports, every problem at once:
+//
+//   - region: empty (the provider's default) or lower-case letters, digits
+//     and dashes, at most 63 characters;
+//   - head.type and every compute.types entry: an instance type of the
+//     catalog (unknown ones get suggestions); compute.types not empty and
+//     without repeats;
+//   - head.volume_gb, compute.volume_gb: 8 to 16384 (GB);
+//   - compute node counts: not negative; max_nodes at most 1000;
+//     min_nodes <= max_nodes; min_nodes <= initial_nodes <= max_nodes;
+//   - compute.spot_price: empty, or a dollar amount like 0.03 (digits, at
+//     most six decimals), more than 0 and at most 100 per hour;
+//   - compute.autoscaling: enabled or disabled.
+//
+// Errors are an Errors value (use errors.As): each FieldError names the
+// field as the user wrote it (the cf-create key, or the native path such as
+// compute.types[1]), its line when known, and the rule. Syntax errors give
+// the line, and for JSON the column. At most MaxErrors (100) problems
+// are listed. Cluster names are checked by ValidateName.
+package spec

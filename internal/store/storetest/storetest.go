@@ -1,0 +1,96 @@
+// Package storetest is the conformance suite for store.Store: every
+// implementation runs Run from its own tests, so all of them keep the same
+// contract.
+//
+// Beyond what the store package's doc comments say, the suite pins down:
+//
+//   - Times. Each time field round-trips to at least millisecond precision
+//     (the suite's fixtures use milliseconds, so a microsecond backend passes)
+//     as the same instant (compared with time.Time.Equal; the location need
+//     not survive). The zero time.Time round-trips as the zero time.
+//   - Timestamps the store sets. Create fills a zero CreatedAt (and a zero
+//     Cluster.UpdatedAt, with CreatedAt) and AppendEvent a zero Event.Time,
+//     with the current time; times the caller set are kept. UpdateCluster
+//     always sets UpdatedAt to the current time. A time the store sets is
+//     written back into the struct exactly as it will read back.
+//   - Versions. Create sets Version to 1 and each successful Update
+//     increments it in the struct passed. A failed Create or Update leaves
+//     the struct unchanged. Update does not change CreatedAt.
+//   - Spec. Cluster.Spec round-trips as the same JSON value (a backend may
+//     reformat it); an empty Spec stays empty; a Spec that is not JSON is an
+//     error and nothing is stored.
+//   - Keys. An empty cluster name, node id or token hash is an error.
+//     A non-empty Node.TokenHash is unique: a second node with the same one
+//     is ErrConflict, on Create and on Update.
+//   - Events. IDs increase in the order events are appended; ListEvents
+//     returns newest (highest ID) first. A negative Limit is an error.
+//   - WithTx. fn's reads see its own writes. When fn returns an error,
+//     WithTx returns it (wrapped or not: errors.Is holds) and nothing fn
+//     wrote is visible. When fn panics, the transaction is rolled back and
+//     the panic propagates to WithTx's caller with the same value; the store
+//     stays usable. With a context already cancelled, fn is not called.
+//     Concurrent read-modify-write transactions lose no update and never
+//     fail with a busy/locked error. Reads outside a transaction, running
+//     concurrently with transactions, never fail and never see an
+//     uncommitted value.
+//   - Not-found and conflict errors satisfy errors.Is with store.ErrNotFound
+//     and store.ErrConflict.
+//
+// The suite does not enforce references between records: a node's Cluster
+// need not name an existing cluster, and deleting a cluster does not delete
+// its nodes.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// Run runs the conformance suite. newStore returns a new, empty store for
+// one subtest and arranges its closing with t.Cleanup. It is called from
+// parallel subtests, so the stores it returns must be independent.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("Meta", func(t *testing.T) { t.Parallel(); testMeta(t, newStore) })
+	t.Run("Clusters", func(t *testing.T) { t.Parallel(); testClusters(t, newStore) })
+	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, newStore) })
+	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, newStore) })
+	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
+	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
+}
+
+// opts compare store records: times as instants, Spec as a JSON value.
+var opts = cmp.Options{
+	cmp.Comparer(func(a, b json.RawMessage) bool {
+		if len(a) == 0 || len(b) == 0 {
+			return len(a) == len(b)
+		}
+		var x, y any
+		if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+			return string(a) == string(b)
+		}
+		return cmp.Equal(x, y)
+	}),
+}
+
+// diff is cmp.Diff with opts.
+func diff(want, got any) string { return cmp.Diff(want, got, opts) }
+
+// at returns a fixed UTC time with millisecond precision, offset by d.
+func at(d time.Duration) time.Time {
+	return time.Date(2024, 3, 14, 15, 9, 26, 535_000_000, time.UTC).Add(d)
+}
+
+// recent reports whether t is within a minute of now: a time the store set.
+func recent(t time.Time) bool {
+	d := time.Since(t)
+	return d > -time.Minute && d < time.Minute
+}
+
+// ctx returns a context cancelled when the test ends.
+func ctx(t *testing.T) context.Context { return t.Context() }
