@@ -332,6 +332,16 @@ func (p *Provider) derive(st *cloudState, c tx) {
 			st.forget(r)
 			c.changed()
 		}
+		// An accepted launch (or start) boots even if the process that
+		// made the call died before starting the agent: the cloud, not its
+		// caller, finishes it, as a real cloud would.
+		if r.Agent && r.PID == 0 && (r.State == provider.StatePending || r.State == provider.StateRunning) {
+			if err := p.startAgent(r); err != nil {
+				p.log.Warn("cannot boot instance", "instance", r.ID, "err", err)
+			} else {
+				c.changed()
+			}
+		}
 	}
 }
 

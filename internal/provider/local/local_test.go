@@ -754,6 +754,44 @@ func TestLocal_RetryStartsMissingAgent(t *testing.T) {
 	}
 }
 
+// A launch accepted by the cloud boots even if its caller died before the
+// agent was started (the control plane killed inside Launch): the next call
+// of anyone, here a Describe, finishes it, and exactly one agent runs.
+func TestLocal_AcceptedLaunchBootsWithoutRetry(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	p := newLocal(t, local.Options{AgentCommand: func(dir string) *exec.Cmd {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return exec.Command(filepath.Join(dir, "no-such-binary"))
+		}
+		return helperCommand(dir)
+	}})
+	if _, err := p.Launch(context.Background(), launchSpec("a")); err == nil {
+		t.Fatal("Launch with a broken agent command succeeded")
+	}
+	ins, err := p.Describe(context.Background(), "local-1", provider.Filter{})
+	if err != nil || len(ins) != 1 {
+		t.Fatalf("Describe = %d instances, %v; want 1", len(ins), err)
+	}
+	pid := agentPIDs(t, p.InstanceDir(ins[0].ID), 1)[0]
+	if !alive(pid) {
+		t.Fatal("agent not running after Describe")
+	}
+	// More calls adopt the running agent instead of starting another.
+	for range 3 {
+		if _, err := p.Describe(context.Background(), "local-1", provider.Filter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // give a wrongly started second agent time to log
+	if pids := agentPIDs(t, p.InstanceDir(ins[0].ID), 1); len(pids) != 1 {
+		t.Fatalf("%d agents started for one instance, want 1", len(pids))
+	}
+}
+
 func TestLocal_NewValidatesOptions(t *testing.T) {
 	for _, tc := range []struct {
 		name string
