@@ -34,6 +34,19 @@ type ComputeSpec struct {
 	SpotPrice string `json:"spot_price,omitempty" yaml:"spot_price,omitempty"`
 	// Autoscaling is "enabled" or "disabled".
 	Autoscaling string `json:"autoscaling" yaml:"autoscaling"`
+	// ScaleDown is the scale-down policy: stratus (default), immediate,
+	// idle or billing-hour.
+	ScaleDown string `json:"scale_down,omitempty" yaml:"scale_down,omitempty"`
+	// IdleTimeout is the idle policy's timeout (a Go duration, "10m").
+	IdleTimeout string `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
+	// BatchWindow is how long queued work waits to be launched for, so
+	// that a burst makes one decision (a Go duration, "10s").
+	BatchWindow string `json:"batch_window,omitempty" yaml:"batch_window,omitempty"`
+	// DefaultTimeLimit is the time limit of jobs submitted without one.
+	DefaultTimeLimit string `json:"default_time_limit,omitempty" yaml:"default_time_limit,omitempty"`
+	// MaxRequeues bounds how often a job goes back to the queue after its
+	// node was lost.
+	MaxRequeues int `json:"max_requeues" yaml:"max_requeues"`
 }
 
 // CreateClusterRequest asks for a new cluster. Request is the request file's
@@ -62,6 +75,11 @@ type Cluster struct {
 	HourlyCost string `json:"hourly_cost" yaml:"hourly_cost"`
 	// Nodes counts the cluster's nodes by progress.
 	Nodes NodeCounts `json:"nodes" yaml:"nodes"`
+	// CostSoFar is what the cluster has cost since it was created, in
+	// dollars as an exact decimal string.
+	CostSoFar string `json:"cost_so_far" yaml:"cost_so_far"`
+	// Fleet says why the compute fleet has the size it has.
+	Fleet string `json:"fleet,omitempty" yaml:"fleet,omitempty"`
 	// Events are the cluster's recent events, newest first (show only).
 	Events []Event `json:"events,omitempty" yaml:"events,omitempty"`
 }
@@ -163,6 +181,11 @@ type RegisterResponse struct {
 // Work is what the control plane hands an agent that polls for work.
 type Work struct {
 	Execs []ExecAssignment `json:"execs,omitempty"`
+	// Jobs are job ranks to start.
+	Jobs []JobAssignment `json:"jobs,omitempty"`
+	// Kill lists running job ranks to stop: their job ended, was cancelled
+	// or requeued.
+	Kill []JobRef `json:"kill,omitempty"`
 }
 
 // ExecAssignment is a command for the agent to run and stream back to

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
 )
@@ -60,6 +62,8 @@ func TestScripts(t *testing.T) {
 			"instances":   cmdInstances,
 			"cloudlaunch": cmdCloudLaunch,
 			"sleep":       cmdSleep,
+			"jobdone":     cmdJobDone,
+			"reclaim":     cmdReclaim,
 		},
 	})
 }
@@ -105,8 +109,8 @@ func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 //	instances [-all] [-wait DURATION] COUNT [KEY=VALUE ...]
 //
 // With -all, terminated instances count too (to prove none was duplicated).
-// Keys without a "stratus:" prefix get one; the tag "untagged" alone selects
-// instances without an installation tag.
+// Keys without a "stratus:" prefix get one, but type=T selects by instance
+// type; the word "untagged" selects instances without an installation tag.
 func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 	wait := time.Duration(0)
 	all := false
@@ -129,6 +133,7 @@ func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	tags := map[string]string{}
 	untagged := false
+	typ := ""
 	for _, kv := range args[1:] {
 		if kv == "untagged" {
 			untagged = true
@@ -138,6 +143,10 @@ func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 		if !ok {
 			ts.Fatalf("tag %q is not KEY=VALUE", kv)
 		}
+		if k == "type" {
+			typ = v
+			continue
+		}
 		if !strings.Contains(k, ":") {
 			k = "stratus:" + k
 		}
@@ -146,7 +155,7 @@ func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 	root := ts.MkAbs(filepath.Join("stratus-data", "cloud"))
 	deadline := time.Now().Add(wait)
 	for {
-		got, desc := count(ts, root, tags, untagged, all)
+		got, desc := count(ts, root, tags, typ, untagged, all)
 		if (got == want) != neg {
 			ts.Logf("instances: %d live match %v", got, args[1:])
 			return
@@ -158,7 +167,7 @@ func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-func count(ts *testscript.TestScript, root string, tags map[string]string, untagged, all bool) (int, string) {
+func count(ts *testscript.TestScript, root string, tags map[string]string, typ string, untagged, all bool) (int, string) {
 	p, err := local.New(local.Options{Root: root})
 	ts.Check(err)
 	ctx := context.Background()
@@ -174,7 +183,7 @@ func count(ts *testscript.TestScript, root string, tags map[string]string, untag
 				continue
 			}
 			fmt.Fprintf(&desc, "  %s %s %s %v\n", in.ID, in.State, in.Type, in.Tags)
-			if untagged && in.Tags[provider.TagInstallation] != "" {
+			if (untagged && in.Tags[provider.TagInstallation] != "") || (typ != "" && in.Type != typ) {
 				continue
 			}
 			n++
@@ -253,4 +262,81 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 		d = time.Duration(secs) * time.Second
 	}
 	time.Sleep(d)
+}
+
+// scriptClient is an API client for the server the script started.
+func scriptClient(ts *testscript.TestScript) *api.Client {
+	tok, err := os.ReadFile(ts.MkAbs(filepath.Join("stratus-data", "admin.token")))
+	ts.Check(err)
+	return api.NewClient(ts.Getenv("STRATUS_URL"), strings.TrimSpace(string(tok)))
+}
+
+// cmdJobDone waits until job ID's state matches the regular expression
+// STATE (anchored), failing after TIMEOUT with the job's last state.
+//
+//	jobdone TIMEOUT ID STATE
+func cmdJobDone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jobdone TIMEOUT ID STATE")
+	}
+	timeout, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	id, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	re, err := regexp.Compile("^(" + args[2] + ")$")
+	ts.Check(err)
+	c := scriptClient(ts)
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := c.GetJob(context.Background(), id)
+		if err == nil && re.MatchString(j.State) {
+			ts.Logf("job %d is %s", id, j.State)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("job %d: state %q (reason %q, err %v) after %s, want %s", id, j.State, j.Reason, err, timeout, args[2])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cmdReclaim makes the local cloud announce that it will reclaim every
+// live spot instance with the given tags after NOTICE.
+//
+//	reclaim NOTICE KEY=VALUE...
+func cmdReclaim(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: reclaim NOTICE KEY=VALUE...")
+	}
+	notice, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	tags := map[string]string{}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("tag %q is not KEY=VALUE", kv)
+		}
+		tags["stratus:"+k] = v
+	}
+	p, err := local.New(local.Options{Root: ts.MkAbs(filepath.Join("stratus-data", "cloud"))})
+	ts.Check(err)
+	ctx := context.Background()
+	regions, err := p.Regions(ctx)
+	ts.Check(err)
+	n := 0
+	for _, r := range regions {
+		insts, err := p.Describe(ctx, r, provider.Filter{Tags: tags})
+		ts.Check(err)
+		for _, in := range insts {
+			if in.State.Gone() || !in.Spot {
+				continue
+			}
+			ts.Check(p.Reclaim(ctx, r, in.ID, notice))
+			ts.Logf("reclaiming %s in %s", in.ID, notice)
+			n++
+		}
+	}
+	if n == 0 {
+		ts.Fatalf("reclaim: no live spot instance matches %v", args[1:])
+	}
 }

@@ -77,9 +77,10 @@ func Run(ctx context.Context, opts Options) error {
 		return nil // ctx ended
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.heartbeatLoop(ctx) }()
 	go func() { defer wg.Done(); a.workLoop(ctx) }()
+	go func() { defer wg.Done(); a.watchNotice(ctx) }()
 	wg.Wait()
 	return nil
 }
@@ -134,8 +135,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 
 func (a *Agent) workLoop(ctx context.Context) {
 	backoff := 200 * time.Millisecond
+	var js jobs
 	for ctx.Err() == nil {
-		work, err := a.client.PollWork(ctx, a.opts.PollWait)
+		work, err := a.client.PollWorkFor(ctx, js.refs(), a.opts.PollWait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -152,6 +154,14 @@ func (a *Agent) workLoop(ctx context.Context) {
 		backoff = 200 * time.Millisecond
 		for _, x := range work.Execs {
 			go a.runExec(ctx, x)
+		}
+		for _, ref := range work.Kill {
+			js.kill(ref)
+		}
+		for _, x := range work.Jobs {
+			if len(x.Argv) > 0 {
+				go a.runJob(ctx, &js, x)
+			}
 		}
 	}
 }

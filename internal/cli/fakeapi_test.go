@@ -34,6 +34,8 @@ type fakeAPI struct {
 	// execFrames are streamed back by exec; execs records the requests.
 	execFrames []api.ExecFrame
 	execs      []api.ExecRequest
+	// fakeJobs serves the job and cost endpoints (fakejobs_test.go).
+	fakeJobs
 }
 
 func (f *fakeAPI) start(t *testing.T) *httptest.Server {
@@ -114,6 +116,7 @@ func (f *fakeAPI) start(t *testing.T) *httptest.Server {
 			w.(http.Flusher).Flush()
 		}
 	})
+	f.jobRoutes(t, handle)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

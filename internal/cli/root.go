@@ -1,7 +1,8 @@
 // Package cli implements the stratus command: the control plane (serve),
 // the node agent (agent), and the client commands (cluster create, list,
-// show and delete, exec, version) that talk to the server only through the
-// api package's Go client.
+// show, delete and wait; exec; job submit, list, show, logs and cancel;
+// cost; version) that talk to the server only through the api package's
+// Go client.
 //
 // Each command lives in its own file with an options struct, its flags, a
 // validate step and a run(ctx, opts, client, env) function. Main runs a
@@ -202,6 +203,8 @@ commands find it and its admin token with no setup.`,
 		a.newAgentCmd(),
 		a.newClusterCmd(),
 		a.newExecCmd(),
+		a.newJobCmd(),
+		a.newCostCmd(),
 		a.newVersionCmd(),
 	)
 	return root

@@ -20,6 +20,7 @@ type serveOptions struct {
 	TemplateFile     string
 	Provider         string
 	BootDelay        time.Duration
+	Billing          string
 	HeartbeatTimeout time.Duration
 }
 
@@ -53,6 +54,7 @@ on the next start.`,
 	f.StringVar(&opts.TemplateFile, "template", "", "admin template `FILE` that cluster requests are merged onto (default: built-in)")
 	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local")
 	f.DurationVar(&opts.BootDelay, "boot-delay", 0, "simulated boot time of local instances")
+	f.StringVar(&opts.Billing, "billing", "second", "billing model of the local provider: second (per second, 60 s minimum) or hour (per started hour)")
 	f.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 0, "time without heartbeats after which a node is unhealthy (default 30s)")
 	return cmd
 }
@@ -67,6 +69,8 @@ func (o serveOptions) validate() error {
 		return usagef("--provider must name a provider such as local")
 	case o.BootDelay < 0:
 		return usagef("--boot-delay must not be negative")
+	case o.Billing != "second" && o.Billing != "hour":
+		return usagef("--billing must be second or hour, got %q", o.Billing)
 	case o.HeartbeatTimeout < 0:
 		return usagef("--heartbeat-timeout must not be negative")
 	}
@@ -87,6 +91,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		Provider:         opts.Provider,
 		TemplateFile:     opts.TemplateFile,
 		BootDelay:        opts.BootDelay,
+		Billing:          opts.Billing,
 		HeartbeatTimeout: opts.HeartbeatTimeout,
 		Stdout:           e.stdout,
 		Stderr:           e.stderr,

@@ -31,6 +31,10 @@ type Controller struct {
 	AdvertiseURL     string
 	ConsistencyGrace time.Duration
 	CreateTimeout    time.Duration
+	// OnCapacity is told when a compute type had no capacity (may be nil).
+	OnCapacity func(region, typ string)
+	// Usage records billing periods; nil records none.
+	Usage *UsageRecorder
 }
 
 var _ reconcile.Controller = (*Controller)(nil)
@@ -86,6 +90,11 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 	if err != nil {
 		return false, fmt.Errorf("describe instances: %w", err)
 	}
+	if c.Usage != nil {
+		if err := c.Usage.Record(ctx, cl, insts); err != nil {
+			log.Warn("cannot record usage", "err", err)
+		}
+	}
 	plan := MakePlan(PlanInput{
 		Cluster: cl, Nodes: nodes, Instances: insts, Now: c.Clock.Now(),
 		ConsistencyGrace: c.ConsistencyGrace, CreateTimeout: c.CreateTimeout,
@@ -113,6 +122,14 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 			errs = append(errs, err)
 		}
 	}
+	for _, id := range plan.Lost {
+		if err := c.Store.DeleteNode(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		log.Warn("compute node lost: its instance is gone", "node", id)
+		c.event(ctx, cl.Name, id, "node.lost", "compute node's instance is gone (reclaimed or terminated outside stratus)")
+	}
 	for _, id := range plan.Relaunch {
 		err := updateNode(ctx, c.Store, id, func(n *store.Node) error {
 			n.Generation++
@@ -136,13 +153,21 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 		}
 	}
 	if plan.NewState != "" {
+		changed := false
 		err := updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+			// The plan was made for the state read at the start of the
+			// pass; if it has changed since (a delete came in), the next
+			// pass decides again rather than overwrite it.
+			if x.State != cl.State {
+				return nil
+			}
 			x.State, x.Reason = plan.NewState, plan.Reason
+			changed = true
 			return nil
 		})
 		if err != nil {
 			errs = append(errs, err)
-		} else {
+		} else if changed {
 			msg := "cluster is " + string(plan.NewState)
 			if plan.Reason != "" {
 				msg += ": " + plan.Reason
@@ -166,6 +191,9 @@ func (c *Controller) observe(ctx context.Context, o Observation) error {
 	err := updateNode(ctx, c.Store, o.Node, func(n *store.Node) error {
 		first = n.InstanceID == ""
 		cluster = n.Cluster
+		if first {
+			n.LastError = "" // the launch did work: its response was lost
+		}
 		n.InstanceID = o.Instance.ID
 		n.InstanceState = string(o.Instance.State)
 		n.Address = o.Instance.Address
@@ -225,10 +253,20 @@ func (c *Controller) launch(ctx context.Context, cl *store.Cluster, nodeID strin
 		}
 		var inv *provider.InvalidError
 		if errors.As(lerr, &inv) {
-			return errors.Join(err, updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+			return errors.Join(fmt.Errorf("launch node %s: %w", nodeID, lerr), err, updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
 				if x.State == store.ClusterCreating {
 					x.State, x.Reason = store.ClusterFailed, "launch "+string(n.Role)+" node: "+msg
 				}
+				return nil
+			}))
+		}
+		if provider.IsCapacity(lerr) && n.Role == store.RoleCompute {
+			// The fleet launches another type instead.
+			if c.OnCapacity != nil {
+				c.OnCapacity(n.Region, n.Type)
+			}
+			err = errors.Join(err, updateNode(ctx, c.Store, nodeID, func(x *store.Node) error {
+				x.Terminate = true
 				return nil
 			}))
 		}

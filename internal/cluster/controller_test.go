@@ -559,13 +559,13 @@ func TestController_DeleteDuringPassIsNotLost(t *testing.T) {
 	}
 }
 
-func TestController_RelaunchesInstanceTerminatedBehindItsBack(t *testing.T) {
+func TestController_RelaunchesHeadTerminatedBehindItsBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	nodes := e.running(t, "lab", reqOneCompute)
 	var victim *store.Node
 	for _, n := range nodes {
-		if n.Role == store.RoleCompute {
+		if n.Role == store.RoleHead {
 			victim = n
 		}
 	}
@@ -601,6 +601,13 @@ func TestController_RelaunchesInstanceTerminatedBehindItsBack(t *testing.T) {
 	}
 	if !hasEvent(e.events(t, "lab"), "node.replacing", victim.ID) {
 		t.Error("no node.replacing event for the node")
+	}
+	got := e.get(t, "lab")
+	if got.LoginAddress == "" || got.LoginAddress != n.Address {
+		t.Errorf("login address %q, want the new head instance's %q", got.LoginAddress, n.Address)
+	}
+	if _, err := e.svc.HeadNode(context.Background(), ann, "lab"); !errors.Is(err, cluster.ErrNotReady) {
+		t.Errorf("HeadNode before the new head registers: err = %v, want ErrNotReady", err)
 	}
 	// The old agent token no longer works; the new one does.
 	_, err := e.svc.RegisterAgent(context.Background(), auth.AgentToken(testSecret, victim.ID, 1), api.RegisterRequest{})
@@ -647,7 +654,7 @@ func TestService_CreateInvalidStoresNothing(t *testing.T) {
 		{name: "empty name", cluster: "", request: reqHeadOnly, wantField: "name"},
 		{name: "unknown head type", cluster: "lab", request: "head: {type: t3.smal}\n", wantField: "head.type"},
 		{name: "region the provider lacks", cluster: "lab", request: "region: mars-1\n", wantField: "region"},
-		{name: "negative initial nodes", cluster: "lab", request: "compute: {initial_nodes: -1}\n", wantField: "compute.initial_nodes"},
+		{name: "volume too small", cluster: "lab", request: "compute: {volume_gb: 7}\n", wantField: "compute.volume_gb"},
 		{name: "not a spec", cluster: "lab", request: "[1, 2]\n", wantField: ""},
 	}
 	for _, tc := range tests {

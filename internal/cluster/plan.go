@@ -39,9 +39,13 @@ type Plan struct {
 	Observe []Observation
 	// Launch lists nodes to launch (or retry launching, with the same token).
 	Launch []string
-	// Relaunch lists nodes whose instance has gone although the node is
-	// still wanted: they get a new generation and are launched again.
+	// Relaunch lists head nodes whose instance has gone although the node
+	// is still wanted: they get a new generation and are launched again.
 	Relaunch []string
+	// Lost lists compute nodes whose instance has gone (reclaimed, or
+	// terminated behind stratus's back): their records go, and the fleet
+	// decides whether to replace them.
+	Lost []string
 	// Terminate lists instances to terminate.
 	Terminate []provider.Instance
 	// Forget lists node records to delete: their instance is confirmed gone.
@@ -55,7 +59,7 @@ type Plan struct {
 
 // Empty reports whether the plan does nothing.
 func (p Plan) Empty() bool {
-	return len(p.Observe) == 0 && len(p.Launch) == 0 && len(p.Relaunch) == 0 &&
+	return len(p.Observe) == 0 && len(p.Launch) == 0 && len(p.Relaunch) == 0 && len(p.Lost) == 0 &&
 		len(p.Terminate) == 0 && len(p.Forget) == 0 && p.NewState == "" && !p.DeleteCluster
 }
 
@@ -130,9 +134,11 @@ func MakePlan(in PlanInput) Plan {
 			// lost: launch with the same client token.
 			p.Launch = append(p.Launch, n.ID)
 			remaining++
-		case dead[n.ID] || missingLong:
+		case (dead[n.ID] || missingLong) && n.Role == store.RoleHead:
 			p.Relaunch = append(p.Relaunch, n.ID)
 			remaining++
+		case dead[n.ID] || missingLong:
+			p.Lost = append(p.Lost, n.ID)
 		default:
 			remaining++ // launched moments ago; not listed yet
 		}

@@ -156,14 +156,24 @@ func TestMakePlan(t *testing.T) {
 			want: Plan{Terminate: []provider.Instance{inst("i-9", "ghost", provider.StateRunning)}},
 		},
 		{
-			name: "a wanted node whose instance was terminated is relaunched",
+			name: "a head node whose instance was terminated is relaunched",
+			in: PlanInput{
+				Cluster:   cl(store.ClusterRunning),
+				Nodes:     []*store.Node{node("h", head, launched("i-1"), registered)},
+				Instances: []provider.Instance{inst("i-1", "h", provider.StateTerminated)},
+				Now:       t0,
+			},
+			want: Plan{Relaunch: []string{"h"}},
+		},
+		{
+			name: "a compute node whose instance was terminated is lost: the fleet replaces it if needed",
 			in: PlanInput{
 				Cluster:   cl(store.ClusterRunning),
 				Nodes:     []*store.Node{node("c", launched("i-2"), registered)},
 				Instances: []provider.Instance{inst("i-2", "c", provider.StateTerminated)},
 				Now:       t0,
 			},
-			want: Plan{Relaunch: []string{"c"}},
+			want: Plan{Lost: []string{"c"}},
 		},
 		{
 			name: "two live instances for one node: the recorded one stays",

@@ -43,6 +43,25 @@ type Service struct {
 	HeartbeatTimeout time.Duration
 	// Wake asks the controllers for a pass (may be nil).
 	Wake func()
+	// CostSoFar, if set, says what a cluster has cost until now.
+	CostSoFar func(ctx context.Context, cluster string, now time.Time) (cost.Micros, error)
+	// FleetStatus, if set, says why a cluster's fleet has its size.
+	FleetStatus func(cluster string) string
+}
+
+// decorate adds what other parts of the control plane know of a cluster.
+func (s *Service) decorate(ctx context.Context, c *api.Cluster) {
+	c.CostSoFar = cost.Micros(0).String()
+	if s.CostSoFar != nil {
+		if m, err := s.CostSoFar(ctx, c.Name, s.Clock.Now()); err == nil {
+			c.CostSoFar = m.String()
+		} else {
+			s.Logger.Warn("cannot compute cost so far", "cluster", c.Name, "err", err)
+		}
+	}
+	if s.FleetStatus != nil {
+		c.Fleet = s.FleetStatus(c.Name)
+	}
 }
 
 func (s *Service) wake() {
@@ -197,7 +216,9 @@ func (s *Service) Get(ctx context.Context, caller Caller, name string) (api.Clus
 	if err != nil {
 		return api.Cluster{}, err
 	}
-	return s.view(cl, nodes, events), nil
+	out := s.view(cl, nodes, events)
+	s.decorate(ctx, &out)
+	return out, nil
 }
 
 // List returns the clusters the caller may see.
@@ -215,7 +236,9 @@ func (s *Service) List(ctx context.Context, caller Caller) ([]api.Cluster, error
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s.view(cl, nodes, nil))
+		v := s.view(cl, nodes, nil)
+		s.decorate(ctx, &v)
+		out = append(out, v)
 	}
 	return out, nil
 }

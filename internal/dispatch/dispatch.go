@@ -25,6 +25,7 @@ type Hub struct {
 	mu      sync.Mutex
 	pending map[string][]api.ExecAssignment // node id → execs not yet picked up
 	waiters map[string]chan struct{}        // node id → closed when work arrives
+	woken   map[string]bool                 // node id → woken while not polling
 	execs   map[string]*Session
 }
 
@@ -33,6 +34,7 @@ func NewHub() *Hub {
 	return &Hub{
 		pending: map[string][]api.ExecAssignment{},
 		waiters: map[string]chan struct{}{},
+		woken:   map[string]bool{},
 		execs:   map[string]*Session{},
 	}
 }
@@ -103,28 +105,46 @@ func (h *Hub) Cancel(s *Session) {
 	s.doneOnce.Do(func() { close(s.done) })
 }
 
-// Poll returns the execs waiting for node, waiting until there is one or
-// ctx ends (then it returns nothing and no error).
+// Poll returns the execs waiting for node, waiting until there is one, the
+// node is woken (Wake) or ctx ends; then it returns nothing.
 func (h *Hub) Poll(ctx context.Context, node string) []api.ExecAssignment {
-	for {
-		h.mu.Lock()
-		if work := h.pending[node]; len(work) > 0 {
-			delete(h.pending, node)
-			h.mu.Unlock()
-			return work
-		}
-		w, ok := h.waiters[node]
-		if !ok {
-			w = make(chan struct{})
-			h.waiters[node] = w
-		}
+	h.mu.Lock()
+	if work := h.pending[node]; len(work) > 0 || h.woken[node] {
+		delete(h.pending, node)
+		delete(h.woken, node)
 		h.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w:
-		}
+		return work
 	}
+	w, ok := h.waiters[node]
+	if !ok {
+		w = make(chan struct{})
+		h.waiters[node] = w
+	}
+	h.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-w:
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	work := h.pending[node]
+	delete(h.pending, node)
+	return work
+}
+
+// Wake ends node's poll in progress, or the next one if none is in
+// progress, so that its agent asks again (there is other work for it, such
+// as a job).
+func (h *Hub) Wake(node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w, ok := h.waiters[node]; ok {
+		close(w)
+		delete(h.waiters, node)
+		return
+	}
+	h.woken[node] = true
 }
 
 // Stream delivers the frames an agent sends for exec id, read by next until

@@ -87,3 +87,19 @@ func TestHub_CancelRemovesPendingWork(t *testing.T) {
 		t.Fatalf("cancelled exec was handed out: %v", work)
 	}
 }
+
+func TestHub_WakeEndsPollWithoutWork(t *testing.T) {
+	h := NewHub()
+	got := make(chan []api.ExecAssignment)
+	go func() { got <- h.Poll(context.Background(), "n1") }()
+	time.Sleep(10 * time.Millisecond)
+	h.Wake("n1")
+	select {
+	case work := <-got:
+		if work != nil {
+			t.Fatalf("woken poll returned work %v", work)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wake did not end the poll")
+	}
+}

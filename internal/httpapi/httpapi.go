@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,12 +13,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/cluster"
+	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
+	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
 
@@ -28,6 +32,8 @@ const maxBody = 1 << 20
 type Handler struct {
 	Store    store.Store
 	Clusters *cluster.Service
+	Jobs     *scheduler.Service
+	Cost     *cost.Reporter
 	Hub      *dispatch.Hub
 	Logger   *slog.Logger
 	Version  api.Version
@@ -40,6 +46,9 @@ type Handler struct {
 	PollWait time.Duration
 
 	mux *http.ServeMux
+	// callers maps an exec's id to a channel closed when its caller has
+	// gone, so that the agent's stream is cut and the command killed.
+	callers sync.Map
 }
 
 // ServeHTTP implements http.Handler.
@@ -65,7 +74,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/agent/register", h.agentRegister)
 	m.HandleFunc("POST /v1/agent/heartbeat", h.agent(h.agentHeartbeat))
 	m.HandleFunc("GET /v1/agent/work", h.agent(h.agentWork))
+	m.HandleFunc("POST /v1/agent/work", h.agent(h.agentWork))
 	m.HandleFunc("POST /v1/agent/execs/{id}/stream", h.agent(h.agentStream))
+	h.jobRoutes(m)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -200,7 +211,13 @@ func (h *Handler) exec(w http.ResponseWriter, r *http.Request, c cluster.Caller)
 		return
 	}
 	s := h.Hub.Start(head.ID, req)
-	defer h.Hub.Cancel(s)
+	gone := make(chan struct{})
+	h.callers.Store(s.ID, gone)
+	defer func() {
+		close(gone)
+		h.callers.Delete(s.ID)
+		h.Hub.Cancel(s)
+	}()
 	timeout := h.ExecPickupTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -219,14 +236,23 @@ func (h *Handler) exec(w http.ResponseWriter, r *http.Request, c cluster.Caller)
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	ended := false
-	for f := range s.Frames {
-		if err := enc.Encode(f); err != nil {
-			return
+frames:
+	for {
+		select {
+		case f, ok := <-s.Frames:
+			if !ok {
+				break frames
+			}
+			if err := enc.Encode(f); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			ended = ended || f.Exit != nil || f.Error != ""
+		case <-r.Context().Done():
+			return // the caller went away; the deferred cleanup cuts the agent's stream
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		ended = ended || f.Exit != nil || f.Error != ""
 	}
 	if !ended {
 		_ = enc.Encode(api.ExecFrame{Error: "the agent's stream ended before the command finished"})
@@ -263,54 +289,111 @@ func (h *Handler) agentHeartbeat(w http.ResponseWriter, r *http.Request, tok str
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// agentWork answers an agent's (long) poll: the job ranks it should start
+// or kill, and the execs waiting for it. It returns at once when there is
+// something, else waits until an exec arrives or the node is woken.
 func (h *Handler) agentWork(w http.ResponseWriter, r *http.Request, _ string, n *store.Node) {
-	wait := h.PollWait
-	if wait <= 0 {
-		wait = 25 * time.Second
+	var req api.PollRequest
+	if r.Method == http.MethodPost {
+		if err := decode(r, &req); err != nil {
+			writeError(w, h.Logger, err)
+			return
+		}
 	}
+	wait := h.pollWait()
 	if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil && d >= 0 && d < wait {
 		wait = d
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	go func() {
-		select {
-		case <-h.Stopping:
-			cancel()
-		case <-ctx.Done():
+	ctx, stop := h.untilStopping(ctx)
+	defer stop()
+	var work api.Work
+	for {
+		var err error
+		if h.Jobs != nil {
+			work.Jobs, work.Kill, err = h.Jobs.Work(r.Context(), n, req.Running)
+			if err != nil {
+				writeError(w, h.Logger, err)
+				return
+			}
 		}
-	}()
-	work := api.Work{Execs: h.Hub.Poll(ctx, n.ID)}
+		if len(work.Jobs) > 0 || len(work.Kill) > 0 || ctx.Err() != nil {
+			break
+		}
+		if work.Execs = h.Hub.Poll(ctx, n.ID); len(work.Execs) > 0 {
+			break
+		}
+	}
 	writeJSON(w, http.StatusOK, work)
 }
 
 func (h *Handler) agentStream(w http.ResponseWriter, r *http.Request, _ string, n *store.Node) {
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	id := r.PathValue("id")
+	var gone <-chan struct{} // stays nil when no caller waits (Stream refuses the exec)
+	if v, ok := h.callers.Load(id); ok {
+		gone = v.(chan struct{})
+	}
+	// The frames are read in their own goroutine so that, if the caller
+	// goes away while the command is silent, the agent is answered at once
+	// (while it is still sending) and kills the command.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	lines := make(chan []byte)
+	stop, readerDone := make(chan struct{}), make(chan struct{})
+	var startReader sync.Once
+	defer func() {
+		close(stop)
+		startReader.Do(func() { close(readerDone) })
+		<-readerDone // never read the body after returning
+	}()
 	var bad error
+	callerGone := false
 	next := func() (api.ExecFrame, bool) {
-		if !sc.Scan() {
+		startReader.Do(func() {
+			go func() {
+				defer close(readerDone)
+				defer close(lines)
+				sc := bufio.NewScanner(r.Body)
+				sc.Buffer(make([]byte, 64*1024), 16<<20)
+				for sc.Scan() {
+					select {
+					case lines <- bytes.Clone(sc.Bytes()):
+					case <-stop:
+						return
+					}
+				}
+			}()
+		})
+		var line []byte
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return api.ExecFrame{}, false
+			}
+			line = l
+		case <-gone:
+			callerGone = true
 			return api.ExecFrame{}, false
 		}
 		var f api.ExecFrame
-		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+		if err := json.Unmarshal(line, &f); err != nil {
 			bad = err
 			return api.ExecFrame{Error: "agent sent a malformed frame"}, true
 		}
 		return f, true
 	}
-	err := h.Hub.Stream(r.Context(), n.ID, r.PathValue("id"), next)
-	if errors.Is(err, dispatch.ErrUnknownExec) {
-		writeError(w, h.Logger, fmt.Errorf("exec %s: %w", r.PathValue("id"), store.ErrNotFound))
-		return
-	}
-	if bad != nil {
+	err := h.Hub.Stream(r.Context(), n.ID, id, next)
+	switch {
+	case errors.Is(err, dispatch.ErrUnknownExec):
+		writeError(w, h.Logger, fmt.Errorf("exec %s: %w", id, store.ErrNotFound))
+	case bad != nil:
 		writeError(w, h.Logger, badRequest{"malformed exec frame: " + bad.Error()})
-		return
+	case err != nil || callerGone:
+		writeError(w, h.Logger, fmt.Errorf("exec %s: the caller went away: %w", id, store.ErrNotFound))
+	default:
+		w.WriteHeader(http.StatusNoContent)
 	}
-	if err != nil {
-		writeError(w, h.Logger, fmt.Errorf("exec %s: the caller went away: %w", r.PathValue("id"), store.ErrNotFound))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	// Send the answer now: an agent still sending learns to stop, and
+	// closes its side, which ends the reader.
+	_ = http.NewResponseController(w).Flush()
 }

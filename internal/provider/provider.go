@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stratus-cloud/stratus/internal/cost"
 )
 
 // Tag keys that stratus puts on every resource it creates.
@@ -123,6 +125,8 @@ func (f Filter) Matches(in Instance) bool {
 type Provider interface {
 	// Name is the provider's name: "local", "aws", "fake".
 	Name() string
+	// Billing is how the provider bills running instances.
+	Billing() cost.Billing
 	// Regions lists the regions this provider is configured for; the first is
 	// the default.
 	Regions(ctx context.Context) ([]string, error)

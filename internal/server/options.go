@@ -25,6 +25,9 @@ type Options struct {
 	// TemplateFile is an admin template (native spec) that requests are
 	// merged onto; empty uses the built-in defaults.
 	TemplateFile string
+	// Billing is the local provider's billing model: second (default) or
+	// hour, to try stratus against an hourly-billed cloud.
+	Billing string
 	// BootDelay is the local provider's simulated boot time.
 	BootDelay time.Duration
 	// HeartbeatTimeout is how long after its last heartbeat an agent is

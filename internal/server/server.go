@@ -25,6 +25,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
+	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite"
@@ -120,9 +121,15 @@ func Run(ctx context.Context, opts Options) error {
 	var prov provider.Provider
 	switch opts.Provider {
 	case "local":
+		billing := cost.PerSecond
+		if opts.Billing != "" {
+			if billing, err = cost.ParseBilling(opts.Billing); err != nil {
+				return fmt.Errorf("--billing: %w", err)
+			}
+		}
 		prov, err = local.New(local.Options{
 			Root: filepath.Join(opts.DataDir, cloudDir), Catalog: catalog, Clock: clk,
-			Logger: log.With("provider", "local"), BootDelay: opts.BootDelay,
+			Logger: log.With("provider", "local"), BootDelay: opts.BootDelay, Billing: billing,
 		})
 		if err != nil {
 			return fmt.Errorf("local provider: %w", err)
@@ -146,14 +153,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	runner := &reconcile.Runner{Interval: opts.ReconcileInterval, Clock: clk, Logger: log}
+	hub := dispatch.NewHub()
+	reporter := &cost.Reporter{Store: st, Billing: prov.Billing(), Catalog: catalog}
+	capacity := &scheduler.Capacity{Clock: clk}
+	jobSvc := &scheduler.Service{Store: st, Clock: clk, Logger: log, Hub: hub, Wake: runner.Wake}
+	sched := &scheduler.Controller{
+		Store: st, Clock: clk, Logger: log, Hub: hub, Jobs: jobSvc, Billing: prov.Billing(),
+		Capacity: capacity, AgentSecret: agentSecret,
+	}
 	clusters := &cluster.Service{
 		Store: st, Catalog: catalog, Template: tmpl, DefaultRegion: regions[0], Regions: regions,
 		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
-		Wake: runner.Wake,
+		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus,
 	}
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
-		Store: st, Clusters: clusters, Hub: dispatch.NewHub(), Logger: log, Stopping: stopping,
+		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
 		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
 	}
 	handler.Init()
@@ -168,7 +183,9 @@ func Run(ctx context.Context, opts Options) error {
 			&cluster.Controller{
 				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
 				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
+				OnCapacity: capacity.Report, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
 			},
+			sched,
 			&gc.Collector{Store: st, Provider: prov, Installation: installation, Clock: clk, Logger: log},
 		)
 	}()

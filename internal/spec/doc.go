@@ -43,6 +43,15 @@
 //	                         non-empty ComputeSpotPrice; spot requires a price
 //	                         (from ComputeSpotPrice or the template). Without
 //	                         ClusterType, a spot price means spot.
+//	ScaleDownPolicy          compute.scale_down: stratus, immediate, idle or
+//	                         billing-hour
+//	ScaledownIdletime        compute.idle_timeout in whole minutes (10 or
+//	                         "10"), 0 to 1440, as in ParallelCluster; it
+//	                         also sets compute.scale_down to idle (with a
+//	                         ScaleDownPolicy other than idle it is an error)
+//	JobDefaultTimeLimit      compute.default_time_limit: a duration ("1h30m")
+//	                         or whole minutes (90 or "90"), 1 to 43200
+//	MaxRequeues              compute.max_requeues
 //
 // Any other key is an error naming it, with the closest known key when one
 // is a likely typo. "other" without its *Other key is an error, and so is
@@ -62,9 +71,16 @@
 //	  volume_gb: 16
 //	  spot_price: "0.03"             # or 0.03; leave out (or "") for on-demand
 //	  autoscaling: enabled           # or disabled
+//	  scale_down: stratus            # or immediate, idle, billing-hour
+//	  idle_timeout: 10m              # how long a node may idle, for idle
+//	  batch_window: 10s              # how long to gather queued work
+//	  default_time_limit: 1h         # for jobs submitted without one
+//	  max_requeues: 3                # requeues of a job whose node was lost
 //
-// Numbers must be numbers, not strings. Unknown keys at any level are
-// errors naming the full path, such as compute.max_node.
+// Numbers must be numbers, not strings. Durations are Go durations (90s,
+// 10m, 1h30m), quoted or not in YAML; a bare number is an error except 0.
+// Unknown keys at any level are errors naming the full path, such as
+// compute.max_node.
 //
 // # Merging
 //
@@ -76,7 +92,10 @@
 // initial_nodes, lowers initial_nodes too; an initial_nodes above
 // max_nodes that the request set is an error. ClusterType ondemand drops
 // the template's spot price. Build writes the spot price in canonical form
-// ("0.05", "1.00").
+// ("0.05", "1.00"), and the durations as time.Duration prints them
+// ("10m0s", "1h30m0s", "0s"). DefaultTemplate, and so every template,
+// sets scale_down stratus, idle_timeout 10m, batch_window 10s,
+// default_time_limit 1h and max_requeues 3, so a built spec has them all.
 //
 // # Rules
 //
@@ -92,7 +111,13 @@
 //     min_nodes <= max_nodes; min_nodes <= initial_nodes <= max_nodes;
 //   - compute.spot_price: empty, or a dollar amount like 0.03 (digits, at
 //     most six decimals), more than 0 and at most 100 per hour;
-//   - compute.autoscaling: enabled or disabled.
+//   - compute.autoscaling: enabled or disabled;
+//   - compute.scale_down: stratus, immediate, idle or billing-hour;
+//   - compute.idle_timeout: a duration from 0s to 24h (used only by the
+//     idle policy; the other policies ignore it);
+//   - compute.batch_window: a duration from 0s to 10m;
+//   - compute.default_time_limit: a duration from 1s to 720h (30 days);
+//   - compute.max_requeues: 0 to 100.
 //
 // Errors are an Errors value (use errors.As): each FieldError names the
 // field as the user wrote it (the cf-create key, or the native path such as

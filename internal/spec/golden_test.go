@@ -157,6 +157,12 @@ func TestBuild_CFCreateExample(t *testing.T) {
 			VolumeGB:     16,
 			SpotPrice:    "0.03",
 			Autoscaling:  "enabled",
+
+			ScaleDown:        "stratus",
+			IdleTimeout:      "10m0s",
+			BatchWindow:      "10s",
+			DefaultTimeLimit: "1h0m0s",
+			MaxRequeues:      3,
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

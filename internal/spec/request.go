@@ -3,8 +3,10 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -35,6 +37,13 @@ type Request struct {
 	ComputeVolumeGB     *int
 	ComputeSpotPrice    *string
 	ComputeAutoscaling  *string
+	ComputeScaleDown    *string
+	// The durations are as written (or, from cf-create minutes, "90m");
+	// Build writes them in canonical form.
+	ComputeIdleTimeout      *string
+	ComputeBatchWindow      *string
+	ComputeDefaultTimeLimit *string
+	ComputeMaxRequeues      *int
 
 	// ClusterType is the cf-create ClusterType: "", "ondemand" (Merge
 	// drops any spot price of the template) or "spot" (the merged spec
@@ -71,17 +80,35 @@ const (
 	pathVolume      = "compute.volume_gb"
 	pathSpotPrice   = "compute.spot_price"
 	pathAutoscaling = "compute.autoscaling"
+	pathScaleDown   = "compute.scale_down"
+	pathIdleTimeout = "compute.idle_timeout"
+	pathBatchWindow = "compute.batch_window"
+	pathTimeLimit   = "compute.default_time_limit"
+	pathRequeues    = "compute.max_requeues"
 	pathClusterType = "ClusterType" // cf-create only
 	keyMasterType   = "MasterInstanceType"
 	keyMasterOther  = "MasterInstanceTypeOther"
 	keyComputeType  = "ComputeInstanceType"
 	keyComputeOther = "ComputeInstanceTypeOther"
+	keyIdletime     = "ScaledownIdletime"
+	keyScaleDown    = "ScaleDownPolicy"
+	keyTimeLimit    = "JobDefaultTimeLimit"
 	valueOther      = "other"
 	clusterOnDemand = "ondemand"
 	clusterSpot     = "spot"
 	autoscalingOn   = "enabled"
 	autoscalingOff  = "disabled"
 )
+
+// Scale-down policies (compute.scale_down).
+const (
+	scaleDownStratus     = "stratus"
+	scaleDownImmediate   = "immediate"
+	scaleDownIdle        = "idle"
+	scaleDownBillingHour = "billing-hour"
+)
+
+var scaleDownPolicies = []string{scaleDownStratus, scaleDownImmediate, scaleDownIdle, scaleDownBillingHour}
 
 // cfCreateKeys lists the cf-create keys, each with the native path it sets.
 var cfCreateKeys = []struct{ key, path string }{
@@ -98,6 +125,10 @@ var cfCreateKeys = []struct{ key, path string }{
 	{"ComputeMaxNodes", pathMax},
 	{"AutoscalingPolicy", pathAutoscaling},
 	{"ClusterType", pathClusterType},
+	{keyScaleDown, pathScaleDown},
+	{keyIdletime, pathIdleTimeout},
+	{keyTimeLimit, pathTimeLimit},
+	{"MaxRequeues", pathRequeues},
 }
 
 // cfCreateName maps a native path to the cf-create key that sets it, used
@@ -115,7 +146,8 @@ var cfCreateName = func() map[string]string {
 var (
 	nativeTop     = []string{"region", "head", "compute"}
 	nativeHead    = []string{"type", "volume_gb"}
-	nativeCompute = []string{"types", "initial_nodes", "min_nodes", "max_nodes", "volume_gb", "spot_price", "autoscaling"}
+	nativeCompute = []string{"types", "initial_nodes", "min_nodes", "max_nodes", "volume_gb", "spot_price", "autoscaling",
+		"scale_down", "idle_timeout", "batch_window", "default_time_limit", "max_requeues"}
 )
 
 // Parse reads a request in either format (see the package documentation
@@ -253,6 +285,7 @@ const (
 	wantPrice       = "an hourly price in dollars, like 0.03"
 	wantAutoscaling = `"enabled" or "disabled"`
 	wantClusterType = `"ondemand" or "spot"`
+	wantScaleDown   = `"stratus", "immediate", "idle" or "billing-hour"`
 )
 
 // str reads a string; what says what it must be. Numbers are accepted, as
@@ -279,6 +312,28 @@ func (p *parser) setInt(dst **int, path, field string, kv pair, fromString bool)
 func (p *parser) setString(dst **string, path, field string, kv pair, what string) {
 	s, ok := p.str(field, kv, what)
 	if ok {
+		*dst = &s
+	}
+	p.set(path, field, kv.line, ok)
+}
+
+// setDuration reads a native duration into *dst and records its source:
+// a string (in YAML also unquoted, 10m), or the number 0. Whether the
+// string is a valid duration is checked by Validate.
+func (p *parser) setDuration(dst **string, path, field string, kv pair) {
+	v := kv.val
+	ok := v.kind == kindString
+	if v.kind == kindNumber {
+		if _, err := time.ParseDuration(v.text); err == nil { // 0
+			ok = true
+		} else {
+			p.fail(field, kv.line, "must be a duration like %s, got %s (a number without a unit; write it like %ss or %sm)", durationExample[path], v.text, v.text, v.text)
+		}
+	} else if !ok {
+		p.fail(field, kv.line, "must be a duration like %s, got %s", durationExample[path], v.describe())
+	}
+	if ok {
+		s := v.text
 		*dst = &s
 	}
 	p.set(path, field, kv.line, ok)
@@ -347,6 +402,16 @@ func (p *parser) native(doc *node) {
 					p.setString(&r.ComputeSpotPrice, path, path, f, wantPrice)
 				case "autoscaling":
 					p.setString(&r.ComputeAutoscaling, path, path, f, wantAutoscaling)
+				case "scale_down":
+					p.setString(&r.ComputeScaleDown, path, path, f, wantScaleDown)
+				case "idle_timeout":
+					p.setDuration(&r.ComputeIdleTimeout, path, path, f)
+				case "batch_window":
+					p.setDuration(&r.ComputeBatchWindow, path, path, f)
+				case "default_time_limit":
+					p.setDuration(&r.ComputeDefaultTimeLimit, path, path, f)
+				case "max_requeues":
+					p.setInt(&r.ComputeMaxRequeues, path, path, f, false)
 				}
 			}
 		}
@@ -394,6 +459,7 @@ func (p *parser) cfCreate(doc *node) {
 		return "unknown key; the cf-create keys are " + strings.Join(known, ", ")
 	}
 	var types = map[string]pair{} // the four instance type keys
+	var idletime *pair            // ScaledownIdletime, resolved after ScaleDownPolicy
 	for _, kv := range p.keys(doc, known, func(k string) string { return k }, unknown) {
 		if kv.val.kind == kindNull {
 			continue
@@ -417,6 +483,14 @@ func (p *parser) cfCreate(doc *node) {
 			p.setInt(&r.ComputeMaxNodes, pathMax, k, kv, true)
 		case "AutoscalingPolicy":
 			p.setString(&r.ComputeAutoscaling, pathAutoscaling, k, kv, wantAutoscaling)
+		case keyScaleDown:
+			p.setString(&r.ComputeScaleDown, pathScaleDown, k, kv, wantScaleDown)
+		case keyIdletime:
+			idletime = &kv
+		case keyTimeLimit:
+			p.timeLimit(kv)
+		case "MaxRequeues":
+			p.setInt(&r.ComputeMaxRequeues, pathRequeues, k, kv, true)
 		case "ClusterType":
 			s, ok := p.str(k, kv, wantClusterType)
 			if ok && s != clusterOnDemand && s != clusterSpot {
@@ -428,6 +502,9 @@ func (p *parser) cfCreate(doc *node) {
 			}
 			p.set(pathClusterType, k, kv.line, ok)
 		}
+	}
+	if idletime != nil {
+		p.idletime(*idletime)
 	}
 	if head, ok := p.instanceType(types, keyMasterType, keyMasterOther, pathHeadType, false); ok {
 		h := head[0]
@@ -441,6 +518,78 @@ func (p *parser) cfCreate(doc *node) {
 		p.fail(src.Key, src.Line, "must not be set when ClusterType is %q; remove one of them", clusterOnDemand)
 		r.invalid[pathSpotPrice] = true
 	}
+}
+
+// minutes reads a cf-create number of minutes (a whole number, or a
+// string of digits) from least to most, as a duration ("90m"). isNumber
+// is false, and nothing is reported, when the value is not a whole
+// number; a whole number out of range is reported (what says what the
+// value must be) and gives ok=false.
+func (p *parser) minutes(kv pair, least, most int, what string) (d string, isNumber, ok bool) {
+	v := kv.val
+	if v.kind != kindNumber && v.kind != kindString {
+		return "", false, false
+	}
+	n, err := strconv.Atoi(v.text)
+	if err != nil {
+		if ne, isNum := err.(*strconv.NumError); isNum && ne.Err == strconv.ErrRange {
+			p.fail(kv.key, kv.line, "must be %s, got %s (out of range)", what, v.describe())
+			return "", true, false
+		}
+		return "", false, false
+	}
+	if n < least || n > most {
+		p.fail(kv.key, kv.line, "must be between %d and %d (minutes), got %s", least, most, v.describe())
+		return "", true, false
+	}
+	return strconv.Itoa(n) + "m", true, true
+}
+
+// idletime reads ScaledownIdletime, ParallelCluster's key: minutes a node
+// may be idle before it is removed. It sets compute.idle_timeout and, unless
+// ScaleDownPolicy is set, compute.scale_down to idle.
+func (p *parser) idletime(kv pair) {
+	r := p.req
+	const what = "a whole number of minutes, like 10"
+	d, isNumber, ok := p.minutes(kv, 0, int(MaxIdleTimeout/time.Minute), what)
+	if !isNumber {
+		p.fail(kv.key, kv.line, "must be %s, got %s", what, kv.val.describe())
+	}
+	if ok {
+		r.ComputeIdleTimeout = &d
+	}
+	p.set(pathIdleTimeout, kv.key, kv.line, ok)
+	switch {
+	case r.ComputeScaleDown == nil && !r.invalid[pathScaleDown]:
+		idle := scaleDownIdle
+		r.ComputeScaleDown = &idle
+		p.set(pathScaleDown, kv.key, kv.line, true)
+	case r.ComputeScaleDown != nil && *r.ComputeScaleDown != scaleDownIdle && slices.Contains(scaleDownPolicies, *r.ComputeScaleDown):
+		p.fail(kv.key, kv.line, "is only used by the %q policy, but %s is %s; set %s to %q, or remove %s", scaleDownIdle, keyScaleDown, quote(*r.ComputeScaleDown), keyScaleDown, scaleDownIdle, kv.key)
+		r.invalid[pathIdleTimeout] = true
+	}
+}
+
+// timeLimit reads JobDefaultTimeLimit: a duration (1h30m) or a number of
+// minutes (90, "90").
+func (p *parser) timeLimit(kv pair) {
+	const what = "a duration like 1h, or a whole number of minutes"
+	d, isNumber, ok := p.minutes(kv, 1, int(MaxDefaultTimeLimit/time.Minute), what)
+	if !isNumber {
+		// Not a whole number: a duration string.
+		if kv.val.kind == kindString {
+			if _, err := time.ParseDuration(kv.val.text); err == nil {
+				d, ok = kv.val.text, true
+			}
+		}
+		if !ok {
+			p.fail(kv.key, kv.line, "must be %s, got %s", what, kv.val.describe())
+		}
+	}
+	if ok {
+		p.req.ComputeDefaultTimeLimit = &d
+	}
+	p.set(pathTimeLimit, kv.key, kv.line, ok)
 }
 
 // instanceType resolves a cf-create instance type key and its *Other key:

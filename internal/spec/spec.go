@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/cost"
@@ -20,14 +21,46 @@ const (
 	MaxSpotPrice cost.Micros = 100 * cost.MicrosPerDollar
 	// MaxRegionLength is the longest region name.
 	MaxRegionLength = 63
+
+	// MaxIdleTimeout is the longest compute.idle_timeout (the shortest is 0).
+	MaxIdleTimeout = 24 * time.Hour
+	// MaxBatchWindow is the longest compute.batch_window (the shortest is 0).
+	MaxBatchWindow = 10 * time.Minute
+	// MinDefaultTimeLimit and MaxDefaultTimeLimit bound
+	// compute.default_time_limit.
+	MinDefaultTimeLimit = time.Second
+	MaxDefaultTimeLimit = 30 * 24 * time.Hour
+	// MaxRequeues is the largest compute.max_requeues (the smallest is 0).
+	MaxRequeues = 100
 )
+
+// The defaults of the scheduling fields, as DefaultTemplate has them.
+const (
+	DefaultScaleDown        = scaleDownStratus
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultBatchWindow      = 10 * time.Second
+	DefaultDefaultTimeLimit = time.Hour
+	DefaultMaxRequeues      = 3
+)
+
+// durationExample is the example of each duration field's messages.
+var durationExample = map[string]string{
+	pathIdleTimeout: "10m",
+	pathBatchWindow: "10s",
+	pathTimeLimit:   "1h",
+}
 
 var regionRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // DefaultTemplate returns the built-in template that requests are merged
 // onto when the administrator has not written one: the provider's default
 // region, a t3.small head node with 16 GB, and up to 4 on-demand t3.small
-// compute nodes with 16 GB each, none at first, autoscaling enabled.
+// compute nodes with 16 GB each, none at first, autoscaling enabled with
+// the stratus scale-down policy (idle timeout 10m, for the idle policy),
+// a batch window of 10s, jobs limited to 1h unless they say otherwise,
+// and up to 3 requeues of a job whose node was lost. Templates written by
+// an administrator start from it too, so a merged spec always has every
+// field set.
 func DefaultTemplate() api.ClusterSpec {
 	return api.ClusterSpec{
 		Region: "",
@@ -40,6 +73,12 @@ func DefaultTemplate() api.ClusterSpec {
 			VolumeGB:     16,
 			SpotPrice:    "",
 			Autoscaling:  autoscalingOn,
+
+			ScaleDown:        DefaultScaleDown,
+			IdleTimeout:      DefaultIdleTimeout.String(),
+			BatchWindow:      DefaultBatchWindow.String(),
+			DefaultTimeLimit: DefaultDefaultTimeLimit.String(),
+			MaxRequeues:      DefaultMaxRequeues,
 		},
 	}
 }
@@ -73,6 +112,11 @@ func Merge(tmpl api.ClusterSpec, r Request) api.ClusterSpec {
 	setTo(&c.VolumeGB, r.ComputeVolumeGB)
 	setTo(&c.SpotPrice, r.ComputeSpotPrice)
 	setTo(&c.Autoscaling, r.ComputeAutoscaling)
+	setTo(&c.ScaleDown, r.ComputeScaleDown)
+	setTo(&c.IdleTimeout, r.ComputeIdleTimeout)
+	setTo(&c.BatchWindow, r.ComputeBatchWindow)
+	setTo(&c.DefaultTimeLimit, r.ComputeDefaultTimeLimit)
+	setTo(&c.MaxRequeues, r.ComputeMaxRequeues)
 	if r.ClusterType == clusterOnDemand {
 		c.SpotPrice = ""
 	}
@@ -136,10 +180,16 @@ func Build(data []byte, filename string, tmpl api.ClusterSpec, cat *cost.Catalog
 }
 
 // canonical writes a valid spec's spot price the one way cost.Micros
-// prints it: ".05" and "0.050" become "0.05", "1" becomes "1.00".
+// prints it: ".05" and "0.050" become "0.05", "1" becomes "1.00"; and its
+// durations the way time.Duration prints them: "10m" becomes "10m0s".
 func canonical(s api.ClusterSpec) api.ClusterSpec {
 	if m, err := cost.ParseDollars(s.Compute.SpotPrice); err == nil {
 		s.Compute.SpotPrice = m.String()
+	}
+	for _, d := range []*string{&s.Compute.IdleTimeout, &s.Compute.BatchWindow, &s.Compute.DefaultTimeLimit} {
+		if v, err := time.ParseDuration(*d); err == nil {
+			*d = v.String()
+		}
 	}
 	return s
 }
@@ -215,6 +265,15 @@ func check(s api.ClusterSpec, cat *cost.Catalog, req *Request) Errors {
 	}
 	if !c.skip(pathAutoscaling) && cs.Autoscaling != autoscalingOn && cs.Autoscaling != autoscalingOff {
 		c.fail(pathAutoscaling, "must be %q or %q, got %s", autoscalingOn, autoscalingOff, quote(cs.Autoscaling))
+	}
+	if !c.skip(pathScaleDown) && !slices.Contains(scaleDownPolicies, cs.ScaleDown) {
+		c.fail(pathScaleDown, "must be %s, got %s", wantScaleDown, quote(cs.ScaleDown))
+	}
+	c.duration(pathIdleTimeout, cs.IdleTimeout, 0, MaxIdleTimeout)
+	c.duration(pathBatchWindow, cs.BatchWindow, 0, MaxBatchWindow)
+	c.duration(pathTimeLimit, cs.DefaultTimeLimit, MinDefaultTimeLimit, MaxDefaultTimeLimit)
+	if !c.skip(pathRequeues) && (cs.MaxRequeues < 0 || cs.MaxRequeues > MaxRequeues) {
+		c.fail(pathRequeues, "must be between 0 and %d, got %d", MaxRequeues, cs.MaxRequeues)
 	}
 
 	// Relations, each reported once, on the field the request set.
@@ -301,6 +360,34 @@ func (c *checker) volume(path string, gb int) {
 	if !c.skip(path) && (gb < MinVolumeGB || gb > MaxVolumeGB) {
 		c.fail(path, "must be between %d and %d (GB), got %d", MinVolumeGB, MaxVolumeGB, gb)
 	}
+}
+
+// duration checks a duration field: a Go duration (10m, 1h30m) from least
+// to most.
+func (c *checker) duration(path, value string, least, most time.Duration) {
+	if c.skip(path) {
+		return
+	}
+	d, err := time.ParseDuration(value)
+	switch {
+	case err != nil:
+		c.fail(path, "must be a duration like %s, got %s", durationExample[path], quote(value))
+	case d < least || d > most:
+		c.fail(path, "must be between %s and %s, got %s", shortDuration(least), shortDuration(most), quote(value))
+	}
+}
+
+// shortDuration writes d as time.Duration does, without zero minutes and
+// seconds at the end: 24h, 10m, 1h30m, 0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // order checks av <= bv. It blames a when only a was set by the request,

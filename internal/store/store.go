@@ -90,6 +90,12 @@ type Node struct {
 	AgentVersion  string
 	// LastError is the last error launching or terminating the instance.
 	LastError string
+	// IdleSince is when the node last finished a job (zero: never ran one;
+	// then RegisteredAt is when it became idle).
+	IdleSince time.Time
+	// InterruptionAt is when the provider will reclaim this spot node, as
+	// its agent reported (zero: no notice).
+	InterruptionAt time.Time
 
 	CreatedAt time.Time
 	Version   int64
@@ -164,6 +170,8 @@ type Queries interface {
 	// AppendEvent stores e and sets its ID.
 	AppendEvent(ctx context.Context, e *Event) error
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	JobQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx
@@ -173,4 +181,134 @@ type Store interface {
 	Queries
 	WithTx(ctx context.Context, fn func(q Queries) error) error
 	Close() error
+}
+
+// JobState is where a job is in its lifecycle.
+type JobState string
+
+// Job states: queued → running → succeeded | failed | cancelled | timed_out.
+// A job whose node is reclaimed goes back to queued.
+const (
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+	JobTimedOut  JobState = "timed_out"
+)
+
+// Done reports whether s is final.
+func (s JobState) Done() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCancelled || s == JobTimedOut
+}
+
+// Job is a command queued on a cluster, to run on Nodes compute nodes at once.
+type Job struct {
+	// ID is assigned by CreateJob: 1, 2, 3, ... across the installation.
+	ID      int64
+	Cluster string
+	Owner   string
+	Name    string
+	Argv    []string
+	Nodes   int
+	// TimeLimit bounds the run; the job is killed after it.
+	TimeLimit time.Duration
+	State     JobState
+	// Reason explains the state (why it failed, was requeued, is waiting).
+	Reason      string
+	SubmittedAt time.Time
+	StartedAt   time.Time
+	EndedAt     time.Time
+	// Attempt counts the runs started (1 for the first); Requeues counts
+	// the times the job went back to the queue after its node was lost.
+	Attempt  int
+	Requeues int
+	// Assigned lists the node ids of the current attempt, rank order.
+	Assigned []string
+	// RankExit holds each rank's exit code once it has reported (-1: not yet).
+	RankExit []int
+	// ExitCode is the job's exit code once done (the first non-zero rank's).
+	ExitCode int
+	// CancelRequested is set by cancel while the job runs.
+	CancelRequested bool
+	// OutputBytes counts the output kept; OutputTruncated is set once the
+	// bound was reached and the rest dropped.
+	OutputBytes     int64
+	OutputTruncated bool
+	Version         int64
+}
+
+// JobFilter selects jobs. Empty fields match everything. Jobs come in ID order.
+type JobFilter struct {
+	Cluster string
+	Owner   string
+	States  []JobState
+}
+
+// OutputChunk is a piece of a job's output.
+type OutputChunk struct {
+	// Seq orders the chunks of a job (assigned by AppendJobOutput).
+	Seq     int64
+	Job     int64
+	Attempt int
+	Rank    int
+	// Stream is "stdout" or "stderr".
+	Stream string
+	Data   []byte
+	Time   time.Time
+}
+
+// Usage is one period of an instance's billing: State "running" (the
+// instance bills by its price) or "stopped" (only its disk bills), from
+// Start to End (zero End: still open).
+type Usage struct {
+	ID         int64
+	InstanceID string
+	Region     string
+	Cluster    string
+	Owner      string
+	Node       string
+	Type       string
+	Spot       bool
+	// PriceMicros is the hourly price paid while running.
+	PriceMicros int64
+	// VolumeGB is the disk size, billed while stopped.
+	VolumeGB int
+	State    string
+	Start    time.Time
+	End      time.Time
+}
+
+// UsageFilter selects usage periods. Empty fields match everything; Since
+// keeps periods that end after it (or are open); OpenOnly keeps open ones.
+type UsageFilter struct {
+	Cluster    string
+	Owner      string
+	InstanceID string
+	Since      time.Time
+	OpenOnly   bool
+}
+
+// JobQueries are the per-table operations on jobs, their output, and usage.
+type JobQueries interface {
+	// CreateJob inserts j, assigning j.ID (Version becomes 1).
+	CreateJob(ctx context.Context, j *Job) error
+	GetJob(ctx context.Context, id int64) (*Job, error)
+	ListJobs(ctx context.Context, f JobFilter) ([]*Job, error)
+	// UpdateJob writes j if its Version is current and increments it.
+	UpdateJob(ctx context.Context, j *Job) error
+
+	// AppendJobOutput stores c, assigning c.Seq.
+	AppendJobOutput(ctx context.Context, c *OutputChunk) error
+	// ListJobOutput returns a job's chunks with Seq > after, in Seq order,
+	// at most limit of them (0: all).
+	ListJobOutput(ctx context.Context, job int64, after int64, limit int) ([]*OutputChunk, error)
+
+	// OpenUsage stores u, assigning u.ID.
+	OpenUsage(ctx context.Context, u *Usage) error
+	// CloseUsage sets the End of an open period; ErrNotFound if no open
+	// period has that id.
+	CloseUsage(ctx context.Context, id int64, end time.Time) error
+	// ListUsage returns matching periods ordered by Start, then ID.
+	ListUsage(ctx context.Context, f UsageFilter) ([]*Usage, error)
 }

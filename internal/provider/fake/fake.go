@@ -59,6 +59,9 @@ type Options struct {
 	// Catalog lists the types and on-demand prices. Default
 	// cost.DefaultCatalog().
 	Catalog *cost.Catalog
+	// Billing is the billing model the provider reports. Default
+	// cost.PerSecond (AWS's for Linux instances).
+	Billing cost.Billing
 	// BootDelay is how long an instance stays pending after Launch or Start.
 	BootDelay time.Duration
 }
@@ -66,6 +69,7 @@ type Options struct {
 // Provider is the fake. It is safe for concurrent use.
 type Provider struct {
 	clock   clock.Clock
+	billing cost.Billing
 	catalog *cost.Catalog
 	regions []string
 
@@ -102,6 +106,7 @@ func New(opts Options) *Provider {
 		clock:      opts.Clock,
 		catalog:    opts.Catalog,
 		regions:    slices.Clone(opts.Regions),
+		billing:    opts.Billing,
 		bootDelay:  opts.BootDelay,
 		noCapacity: map[string]bool{},
 		spotPrice:  map[string]int64{},
@@ -236,6 +241,14 @@ func (p *Provider) Reclaim(ctx context.Context, region, id string, notice time.D
 
 // Name returns "fake".
 func (p *Provider) Name() string { return "fake" }
+
+// Billing implements provider.Provider.
+func (p *Provider) Billing() cost.Billing {
+	if p.billing.Name == "" {
+		return cost.PerSecond
+	}
+	return p.billing
+}
 
 // Regions returns the configured regions.
 func (p *Provider) Regions(ctx context.Context) ([]string, error) {

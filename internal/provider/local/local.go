@@ -131,6 +131,9 @@ type Options struct {
 	// stdio, environment additions and session. Default: this executable
 	// with args "agent --instance-dir DIR".
 	AgentCommand func(instanceDir string) *exec.Cmd
+	// Billing is the billing model the provider reports. Default
+	// cost.PerSecond (AWS's for Linux instances).
+	Billing cost.Billing
 	// BootDelay is how long instances stay pending; behaviour.json's
 	// boot_delay overrides it.
 	BootDelay time.Duration
@@ -143,6 +146,7 @@ type Options struct {
 // other Provider values and processes on the same Root.
 type Provider struct {
 	root      string
+	billing   cost.Billing
 	regions   []string
 	catalog   *cost.Catalog
 	clock     clock.Clock
@@ -168,6 +172,7 @@ func New(opts Options) (*Provider, error) {
 	p := &Provider{
 		root:      root,
 		regions:   slices.Clone(opts.Regions),
+		billing:   opts.Billing,
 		catalog:   opts.Catalog,
 		clock:     opts.Clock,
 		log:       opts.Logger,
@@ -225,6 +230,14 @@ func (p *Provider) InstanceDir(id string) string {
 
 // Name returns "local".
 func (p *Provider) Name() string { return "local" }
+
+// Billing implements provider.Provider.
+func (p *Provider) Billing() cost.Billing {
+	if p.billing.Name == "" {
+		return cost.PerSecond
+	}
+	return p.billing
+}
 
 // Regions returns the configured regions.
 func (p *Provider) Regions(ctx context.Context) ([]string, error) {

@@ -57,6 +57,7 @@ var nodeColumns = []string{
 	"root_volume_gb", "generation", "token_hash", "terminate",
 	"instance_id", "instance_state", "address", "price_micros",
 	"launched_at", "registered_at", "last_heartbeat", "agent_version", "last_error",
+	"idle_since", "interruption_at",
 	"created_at", "version",
 }
 
@@ -80,6 +81,7 @@ func nodeArgs(n *store.Node) ([]any, error) {
 		n.InstanceID, n.InstanceState, n.Address, n.PriceMicros,
 		ta.arg("LaunchedAt", n.LaunchedAt), ta.arg("RegisteredAt", n.RegisteredAt),
 		ta.arg("LastHeartbeat", n.LastHeartbeat), n.AgentVersion, n.LastError,
+		ta.arg("IdleSince", n.IdleSince), ta.arg("InterruptionAt", n.InterruptionAt),
 	}
 	return args, ta.err
 }
@@ -88,11 +90,13 @@ func scanNode(sc scanner) (*store.Node, error) {
 	var (
 		n                                          store.Node
 		launched, registered, heartbeat, createdAt sql.NullInt64
+		idleSince, interruption                    sql.NullInt64
 	)
 	err := sc.Scan(&n.ID, &n.Cluster, &n.Role, &n.Region, &n.Type, &n.Spot, &n.MaxPriceMicros,
 		&n.RootVolumeGB, &n.Generation, &n.TokenHash, &n.Terminate,
 		&n.InstanceID, &n.InstanceState, &n.Address, &n.PriceMicros,
 		&launched, &registered, &heartbeat, &n.AgentVersion, &n.LastError,
+		&idleSince, &interruption,
 		&createdAt, &n.Version)
 	if err != nil {
 		return nil, err
@@ -101,6 +105,8 @@ func scanNode(sc scanner) (*store.Node, error) {
 	n.RegisteredAt = timeOf(registered)
 	n.LastHeartbeat = timeOf(heartbeat)
 	n.CreatedAt = timeOf(createdAt)
+	n.IdleSince = timeOf(idleSince)
+	n.InterruptionAt = timeOf(interruption)
 	return &n, nil
 }
 

@@ -261,7 +261,8 @@ type dbtx interface {
 }
 
 // queries implements store.Queries on a pool or a transaction. The per-table
-// methods are in meta.go, clusters.go, nodes.go, tokens.go and events.go.
+// methods are in meta.go, clusters.go, nodes.go, tokens.go, events.go,
+// jobs.go, output.go and usage.go.
 type queries struct {
 	db  dbtx
 	now func() time.Time

@@ -33,12 +33,32 @@
 //     fail with a busy/locked error. Reads outside a transaction, running
 //     concurrently with transactions, never fail and never see an
 //     uncommitted value.
+//   - Jobs. CreateJob assigns IDs 1, 2, 3, ... in an empty store (any ID the
+//     caller set is ignored) and fills a zero SubmittedAt like CreatedAt;
+//     UpdateJob is versioned like UpdateNode and does not change
+//     SubmittedAt. TimeLimit round-trips to the nanosecond. Argv and
+//     Assigned: a nil and an empty slice are equivalent (either may come
+//     back). RankExit round-trips exactly: its values, and nil versus empty.
+//     An Argv element that is not valid UTF-8 is stored exactly or refused
+//     with an error, never altered. ListJobs returns jobs in ID order; an
+//     empty States matches every state.
+//   - Job output. Seq increases in append order (one sequence across all
+//     jobs, so a job's Seqs need not be consecutive); AppendJobOutput fills
+//     a zero Time like AppendEvent. Data round-trips byte for byte (NULs,
+//     invalid UTF-8); nil and empty Data are equivalent. A negative limit is
+//     an error.
+//   - Usage. OpenUsage assigns increasing IDs, fills a zero Start with the
+//     current time, and refuses a period whose End is set. CloseUsage
+//     refuses a zero end or one before Start (the period stays open);
+//     closing a closed or missing period is ErrNotFound. UsageFilter.Since
+//     keeps periods open or ending strictly after it; filters combine with
+//     AND.
 //   - Not-found and conflict errors satisfy errors.Is with store.ErrNotFound
 //     and store.ErrConflict.
 //
-// The suite does not enforce references between records: a node's Cluster
-// need not name an existing cluster, and deleting a cluster does not delete
-// its nodes.
+// The suite does not enforce references between records: a node's or job's
+// Cluster need not name an existing cluster, deleting a cluster does not
+// delete its nodes, and output may be appended for a job id with no job.
 package storetest
 
 import (
@@ -61,6 +81,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
+	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, newStore) })
+	t.Run("JobOutput", func(t *testing.T) { t.Parallel(); testOutput(t, newStore) })
+	t.Run("Usage", func(t *testing.T) { t.Parallel(); testUsage(t, newStore) })
 	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
 }
 

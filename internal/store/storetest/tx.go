@@ -32,8 +32,22 @@ func writeAll(t *testing.T, q store.Queries) error {
 	if err := q.CreateToken(c, &store.Token{Hash: "h", User: "ada", Role: "user"}); err != nil {
 		return err
 	}
-	return q.AppendEvent(c, &store.Event{Cluster: "alpha", Kind: "cluster.created"})
+	if err := q.AppendEvent(c, &store.Event{Cluster: "alpha", Kind: "cluster.created"}); err != nil {
+		return err
+	}
+	j := newJob("alpha", "ada")
+	if err := q.CreateJob(c, j); err != nil {
+		return err
+	}
+	if err := q.AppendJobOutput(c, &store.OutputChunk{Job: txOutputJob, Attempt: 1, Stream: "stdout", Data: []byte("hi\x00")}); err != nil {
+		return err
+	}
+	return q.OpenUsage(c, newUsage("i-1", "alpha", "ada", at(0)))
 }
+
+// txOutputJob is the job writeAll appends output to (references are not
+// enforced, so it need not exist).
+const txOutputJob = 7
 
 // checkNothing fails t if any record writeAll writes is visible in s.
 func checkNothing(t *testing.T, s store.Store) {
@@ -53,6 +67,15 @@ func checkNothing(t *testing.T, s store.Store) {
 	}
 	if es, err := s.ListEvents(c, store.EventFilter{}); err != nil || len(es) != 0 {
 		t.Errorf("events after a rolled-back transaction: %d, %v; want none", len(es), err)
+	}
+	if js, err := s.ListJobs(c, store.JobFilter{}); err != nil || len(js) != 0 {
+		t.Errorf("jobs after a rolled-back transaction: %d, %v; want none", len(js), err)
+	}
+	if cs, err := s.ListJobOutput(c, txOutputJob, 0, 0); err != nil || len(cs) != 0 {
+		t.Errorf("job output after a rolled-back transaction: %d chunks, %v; want none", len(cs), err)
+	}
+	if us, err := s.ListUsage(c, store.UsageFilter{}); err != nil || len(us) != 0 {
+		t.Errorf("usage after a rolled-back transaction: %d periods, %v; want none", len(us), err)
 	}
 }
 
@@ -117,6 +140,83 @@ func testWithTx(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		if len(es) != 2 || es[0].ID != ev.ID {
 			t.Errorf("ListEvents after commit: %d events, want 2 with ID %d first", len(es), ev.ID)
+		}
+		if js, err := s.ListJobs(c, store.JobFilter{}); err != nil || len(js) != 1 {
+			t.Errorf("ListJobs after commit = %d jobs, %v; want 1", len(js), err)
+		}
+		if cs, err := s.ListJobOutput(c, txOutputJob, 0, 0); err != nil || len(cs) != 1 {
+			t.Errorf("ListJobOutput after commit = %d chunks, %v; want 1", len(cs), err)
+		}
+		if us, err := s.ListUsage(c, store.UsageFilter{}); err != nil || len(us) != 1 {
+			t.Errorf("ListUsage after commit = %d periods, %v; want 1", len(us), err)
+		}
+	})
+
+	t.Run("RollbackJobAndUsageChanges", func(t *testing.T) {
+		s := newStore(t)
+		c := ctx(t)
+		j := newJob("alpha", "ada")
+		if err := s.CreateJob(c, j); err != nil {
+			t.Fatalf("CreateJob: %v", err)
+		}
+		u := newUsage("i-1", "alpha", "ada", at(0))
+		if err := s.OpenUsage(c, u); err != nil {
+			t.Fatalf("OpenUsage: %v", err)
+		}
+		err := s.WithTx(c, func(q store.Queries) error {
+			up := *j
+			up.State, up.ExitCode, up.RankExit = store.JobFailed, 2, []int{2, 0, 0}
+			if err := q.UpdateJob(c, &up); err != nil {
+				return err
+			}
+			if err := q.AppendJobOutput(c, &store.OutputChunk{Job: j.ID, Attempt: 1, Stream: "stderr", Data: []byte("boom")}); err != nil {
+				return err
+			}
+			if err := q.CloseUsage(c, u.ID, at(time.Hour)); err != nil {
+				return err
+			}
+			// The transaction sees its own writes.
+			got, err := q.GetJob(c, j.ID)
+			if err != nil || got.Version != 2 || got.State != store.JobFailed {
+				return fmt.Errorf("GetJob inside the transaction = %+v, %v; want the update", got, err)
+			}
+			if cs, err := q.ListJobOutput(c, j.ID, 0, 0); err != nil || len(cs) != 1 {
+				return fmt.Errorf("ListJobOutput inside the transaction = %d chunks, %v; want 1", len(cs), err)
+			}
+			if us, err := q.ListUsage(c, store.UsageFilter{OpenOnly: true}); err != nil || len(us) != 0 {
+				return fmt.Errorf("ListUsage(OpenOnly) inside the transaction = %d periods, %v; want none", len(us), err)
+			}
+			if err := q.OpenUsage(c, newUsage("i-2", "alpha", "ada", at(time.Hour))); err != nil {
+				return err
+			}
+			if _, err := q.ListJobs(c, store.JobFilter{}); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Fatalf("WithTx = %v, want fn's error", err)
+		}
+		got, err := s.GetJob(c, j.ID)
+		if err != nil {
+			t.Fatalf("GetJob: %v", err)
+		}
+		if d := jobDiff(j, got); d != "" {
+			t.Errorf("job after a rolled-back UpdateJob (-want +got):\n%s", d)
+		}
+		if cs, err := s.ListJobOutput(c, j.ID, 0, 0); err != nil || len(cs) != 0 {
+			t.Errorf("job output after a rolled-back transaction: %d chunks, %v; want none", len(cs), err)
+		}
+		us, err := s.ListUsage(c, store.UsageFilter{})
+		if err != nil {
+			t.Fatalf("ListUsage: %v", err)
+		}
+		if d := diff([]*store.Usage{u}, us); d != "" {
+			t.Errorf("usage after a rolled-back transaction (-want +got):\n%s", d)
+		}
+		// The period is still open, so it can be closed now.
+		if err := s.CloseUsage(c, u.ID, at(time.Hour)); err != nil {
+			t.Errorf("CloseUsage after the rolled-back close: %v", err)
 		}
 	})
 

@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/provider"
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// UsageRecorder turns what the provider shows of a cluster's instances into
+// billing periods in the store: a running period from launch (boot time is
+// billed) until the instance stops or terminates, a stopped period while it
+// is stopped (its disk bills).
+type UsageRecorder struct {
+	Store store.Store
+	Clock clock.Clock
+
+	mu   sync.Mutex
+	done map[string]bool // instances whose usage is closed for good
+}
+
+// billingState is the kind of period an instance in state s is in: running,
+// stopped, or none (gone).
+func billingState(s provider.State) string {
+	switch s {
+	case provider.StatePending, provider.StateRunning, provider.StateStopping:
+		return "running"
+	case provider.StateStopped:
+		return "stopped"
+	}
+	return ""
+}
+
+// Record brings the usage periods of a cluster's instances up to date.
+// Repeating it is harmless.
+func (u *UsageRecorder) Record(ctx context.Context, cl *store.Cluster, insts []provider.Instance) error {
+	open, err := u.Store.ListUsage(ctx, store.UsageFilter{Cluster: cl.Name, OpenOnly: true})
+	if err != nil {
+		return err
+	}
+	byInst := map[string]*store.Usage{}
+	for _, p := range open {
+		byInst[p.InstanceID] = p
+	}
+	seen := map[string]bool{}
+	for _, in := range insts {
+		seen[in.ID] = true
+		if err := u.record(ctx, cl, in, byInst[in.ID]); err != nil {
+			return err
+		}
+	}
+	// Open periods of instances no longer listed: they are gone.
+	for id, p := range byInst {
+		if !seen[id] {
+			if err := u.Store.CloseUsage(ctx, p.ID, u.Clock.Now()); err != nil {
+				return err
+			}
+			u.markDone(id)
+		}
+	}
+	return nil
+}
+
+func (u *UsageRecorder) markDone(id string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done == nil {
+		u.done = map[string]bool{}
+	}
+	u.done[id] = true
+}
+
+func (u *UsageRecorder) isDone(id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.done[id]
+}
+
+func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provider.Instance, cur *store.Usage) error {
+	want := billingState(in.State)
+	changed := in.StateChangedAt
+	if changed.IsZero() {
+		changed = u.Clock.Now()
+	}
+	if cur != nil {
+		if cur.State == want {
+			return nil
+		}
+		end := changed
+		if end.Before(cur.Start) {
+			end = cur.Start
+		}
+		if err := u.Store.CloseUsage(ctx, cur.ID, end); err != nil {
+			return err
+		}
+		if want == "" {
+			u.markDone(in.ID)
+			return nil
+		}
+		return u.open(ctx, cl, in, want, end, time.Time{})
+	}
+	if u.isDone(in.ID) {
+		return nil
+	}
+	// No open period: a new instance, or one whose periods are all closed.
+	past, err := u.Store.ListUsage(ctx, store.UsageFilter{InstanceID: in.ID})
+	if err != nil {
+		return err
+	}
+	if len(past) > 0 {
+		if want == "" {
+			u.markDone(in.ID)
+			return nil
+		}
+		return u.open(ctx, cl, in, want, changed, time.Time{})
+	}
+	start := in.LaunchedAt
+	if start.IsZero() {
+		start = changed
+	}
+	if want == "" {
+		// Launched and gone between two looks: one closed running period.
+		u.markDone(in.ID)
+		return u.open(ctx, cl, in, "running", start, changed)
+	}
+	if want == "stopped" {
+		if err := u.open(ctx, cl, in, "running", start, changed); err != nil {
+			return err
+		}
+		return u.open(ctx, cl, in, "stopped", changed, time.Time{})
+	}
+	return u.open(ctx, cl, in, want, start, time.Time{})
+}
+
+func (u *UsageRecorder) open(ctx context.Context, cl *store.Cluster, in provider.Instance, state string, start, end time.Time) error {
+	p := &store.Usage{
+		InstanceID: in.ID, Region: in.Region, Cluster: cl.Name, Owner: cl.Owner, Node: in.Tags[provider.TagNode],
+		Type: in.Type, Spot: in.Spot, PriceMicros: in.PriceMicros, VolumeGB: in.RootVolumeGB,
+		State: state, Start: start,
+	}
+	if err := u.Store.OpenUsage(ctx, p); err != nil {
+		return err
+	}
+	if !end.IsZero() {
+		return u.Store.CloseUsage(ctx, p.ID, end)
+	}
+	return nil
+}

@@ -1,0 +1,388 @@
+package fleet
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stratus-cloud/stratus/internal/cost"
+)
+
+// Plan decides what to launch and which idle nodes to remove. It is pure:
+// the same input always gives the same decision, and the input is not
+// modified.
+//
+// Scale-up: the queued demand that the idle and booting nodes cannot serve
+// is launched for once the oldest such demand is Policy.BatchWindow old,
+// never above Max (booting nodes count), and the fleet is always launched
+// up to Min. Demand wider than Max is ignored: no fleet could run it. The
+// type launched is the first of Policy.Types that is not unavailable at
+// Now; if all are, nothing is launched and the reason says so.
+//
+// Scale-down: only idle nodes not needed for queued demand are candidates,
+// taken in the order their paid time runs out (then longest idle first);
+// Policy.ScaleDown decides which of them go, never below Min. Busy and
+// booting nodes are never removed. With Autoscaling false the fleet is kept
+// at exactly Min; ScaleDownStatic keeps it at Max. Max below Min is read as
+// Max = Min.
+func Plan(in Input) Decision {
+	pl := newPlanner(in)
+	pl.scaleUp()
+	if len(pl.d.Launch) == 0 {
+		pl.scaleDown()
+	}
+	pl.summary()
+	pl.d.Reason = strings.Join(pl.reasons, "; ")
+	pl.d.NextCheck = pl.next
+	return pl.d
+}
+
+// planner holds one Plan call's view of the fleet.
+type planner struct {
+	in  Input
+	now time.Time
+	p   Policy
+
+	total   int    // nodes that exist, booting included
+	idle    []Node // ready and running nothing, in removal order
+	busy    int
+	booting int
+
+	demandJobs  int // queued jobs that a fleet of Max could run
+	demandNodes int // nodes they need
+	tooWide     int // queued jobs wider than Max
+	unserved    int // nodes needed beyond the idle and booting ones
+	unservedJob int // queued jobs not (fully) served
+	oldest      time.Time
+	claimed     int // idle nodes kept for queued demand
+
+	d       Decision
+	next    time.Time
+	reasons []string
+}
+
+func newPlanner(in Input) *planner {
+	pl := &planner{in: in, now: in.Now, p: in.Policy}
+	pl.p.Min = max(pl.p.Min, 0)
+	pl.p.Max = max(pl.p.Max, pl.p.Min)
+	pl.total = len(in.Nodes)
+	for _, n := range in.Nodes {
+		switch {
+		case !n.Ready:
+			pl.booting++
+		case n.Busy:
+			pl.busy++
+		default:
+			pl.idle = append(pl.idle, n)
+		}
+	}
+	slices.SortFunc(pl.idle, func(a, b Node) int {
+		return pl.removalOrder(a, b)
+	})
+
+	avail := len(pl.idle) + pl.booting
+	for _, q := range in.Queue {
+		need := max(q.Nodes, 1)
+		if need > pl.p.Max {
+			pl.tooWide++
+			continue
+		}
+		pl.demandJobs++
+		pl.demandNodes += need
+		if need <= avail {
+			avail -= need
+			continue
+		}
+		if pl.unservedJob == 0 {
+			pl.oldest = q.SubmittedAt
+		}
+		pl.unservedJob++
+		pl.unserved += need - avail
+		avail = 0
+	}
+	pl.claimed = min(len(pl.idle), pl.demandNodes)
+	return pl
+}
+
+// removalOrder orders idle nodes: paid time running out soonest first,
+// then idle longest, then by id.
+func (pl *planner) removalOrder(a, b Node) int {
+	b1 := pl.p.Billing.PaidUntil(a.LaunchedAt, pl.now)
+	b2 := pl.p.Billing.PaidUntil(b.LaunchedAt, pl.now)
+	if c := b1.Compare(b2); c != 0 {
+		return c
+	}
+	if c := a.IdleSince.Compare(b.IdleSince); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// wake records t as a time the decision may change, if it is in the future.
+func (pl *planner) wake(t time.Time) {
+	if t.After(pl.now) && (pl.next.IsZero() || t.Before(pl.next)) {
+		pl.next = t
+	}
+}
+
+func (pl *planner) say(format string, args ...any) {
+	pl.reasons = append(pl.reasons, fmt.Sprintf(format, args...))
+}
+
+// scaleUp decides the launch.
+func (pl *planner) scaleUp() {
+	p := pl.p
+	want := 0
+	why := ""
+	switch {
+	case p.ScaleDown == ScaleDownStatic:
+		want = p.Max - pl.total
+		why = fmt.Sprintf("to keep the fleet at its maximum (%d)", p.Max)
+	case !p.Autoscaling:
+		want = p.Min - pl.total
+		why = fmt.Sprintf("to keep %d nodes (autoscaling off)", p.Min)
+	default:
+		want = p.Min - pl.total
+		why = fmt.Sprintf("to reach the minimum (%d)", p.Min)
+		if pl.unserved > 0 {
+			due := pl.oldest.Add(p.BatchWindow)
+			if due.After(pl.now) {
+				pl.wake(due)
+				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), due.Sub(pl.now))
+			} else if pl.unserved > want {
+				want = pl.unserved
+				why = "for " + plural(pl.unservedJob, "queued job")
+			}
+		}
+	}
+	if room := p.Max - pl.total; want > room {
+		want = room
+		if pl.unserved > 0 || p.ScaleDown == ScaleDownStatic {
+			defer pl.say("max reached (%s)", plural(p.Max, "node"))
+		}
+	}
+	if want <= 0 {
+		return
+	}
+
+	typ, skipped, until := pl.pickType()
+	if typ == "" {
+		if len(p.Types) == 0 {
+			pl.say("no compute type configured: %s not launched", plural(want, "node"))
+			return
+		}
+		pl.wake(until)
+		pl.say("%s out of capacity (for %s): %s not launched", strings.Join(p.Types, ", "), until.Sub(pl.now), plural(want, "node"))
+		return
+	}
+	if len(skipped) > 0 {
+		pl.wake(until)
+		pl.say("%s out of capacity; launching %d %s %s", strings.Join(skipped, ", "), want, typ, why)
+	} else {
+		pl.say("%d launching %s", want, why)
+	}
+	pl.d.Launch = []Launch{{Type: typ, Count: want}}
+}
+
+// pickType returns the first available type, the preferred ones skipped,
+// and the earliest time one of those becomes available again.
+func (pl *planner) pickType() (typ string, skipped []string, until time.Time) {
+	for _, t := range pl.p.Types {
+		u, ok := pl.in.Unavailable[t]
+		if !ok || !u.After(pl.now) {
+			return t, skipped, until
+		}
+		skipped = append(skipped, t)
+		if until.IsZero() || u.Before(until) {
+			until = u
+		}
+	}
+	return "", skipped, until
+}
+
+// scaleDown picks the idle nodes to remove.
+func (pl *planner) scaleDown() {
+	p := pl.p
+	cands := pl.idle[:len(pl.idle)-pl.claimed]
+	if len(cands) == 0 {
+		return
+	}
+	limit := pl.total - p.Min // removals allowed
+	if p.ScaleDown == ScaleDownStatic {
+		limit = pl.total - p.Max
+	}
+	limit = min(limit, len(cands))
+	if limit <= 0 {
+		return
+	}
+	if !p.Autoscaling || p.ScaleDown == ScaleDownStatic {
+		// A fixed-size fleet above its size (the policy changed).
+		pl.remove(cands[:limit])
+		pl.say("removing %s above the fleet size (%d)", plural(limit, "idle node"), pl.total-limit)
+		return
+	}
+	if over := pl.total - p.Max; over > 0 {
+		n := min(over, limit)
+		pl.remove(cands[:n])
+		pl.say("removing %s above the maximum (%d)", plural(n, "idle node"), p.Max)
+		cands, limit = cands[n:], limit-n
+		if limit == 0 {
+			return
+		}
+	}
+
+	var keep keeper
+	switch p.ScaleDown {
+	case ScaleDownImmediate:
+		keep = perNode(keepNone)
+	case ScaleDownIdle:
+		keep = perNode(pl.keepIdle)
+	case ScaleDownBillingHour:
+		keep = perNode(pl.keepPaid)
+	default:
+		keep = pl.keepStratus
+	}
+	var removed, kept []Node
+	for i, k := range keep(cands) {
+		n := cands[i]
+		if k.keep || len(removed) == limit {
+			kept = append(kept, n)
+			if k.keep {
+				pl.wake(k.until)
+			}
+			continue
+		}
+		removed = append(removed, n)
+	}
+	if len(removed) > 0 {
+		pl.remove(removed)
+		pl.say("removing %s (%s)", plural(len(removed), "idle node"), pl.removeWhy())
+	}
+	if len(kept) > 0 {
+		pl.say("idle: %s kept %s", plural(len(kept), "node"), pl.keepWhy(len(removed) == limit))
+	}
+}
+
+// keeper says, for idle nodes in removal order, which to keep for now and
+// until when the decision holds.
+type keeper func(cands []Node) []keepUntil
+
+type keepUntil struct {
+	keep  bool
+	until time.Time
+}
+
+// perNode makes a keeper of a decision taken node by node.
+func perNode(f func(Node) (time.Time, bool)) keeper {
+	return func(cands []Node) []keepUntil {
+		ks := make([]keepUntil, len(cands))
+		for i, n := range cands {
+			ks[i].until, ks[i].keep = f(n)
+		}
+		return ks
+	}
+}
+
+func keepNone(Node) (time.Time, bool) { return time.Time{}, false }
+
+func (pl *planner) keepIdle(n Node) (time.Time, bool) {
+	until := n.IdleSince.Add(pl.p.IdleTimeout)
+	return until, until.After(pl.now)
+}
+
+// lastMinute is how long before its paid time runs out a node is removed
+// by the billing-hour policy: enough for the termination to register.
+const lastMinute = time.Minute
+
+func (pl *planner) keepPaid(n Node) (time.Time, bool) {
+	check := pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-lastMinute)
+	return check, check.After(pl.now)
+}
+
+func (pl *planner) remove(nodes []Node) {
+	for _, n := range nodes {
+		pl.d.Remove = append(pl.d.Remove, n.ID)
+	}
+}
+
+func (pl *planner) removeWhy() string {
+	switch pl.p.ScaleDown {
+	case ScaleDownImmediate:
+		return "immediate scale-down"
+	case ScaleDownIdle:
+		return "idle for " + pl.p.IdleTimeout.String()
+	case ScaleDownBillingHour:
+		return "their paid " + pl.unitName() + " ends"
+	}
+	return "not expected to be needed soon"
+}
+
+func (pl *planner) keepWhy(atMin bool) string {
+	if atMin {
+		return fmt.Sprintf("at minimum (%d)", pl.p.Min)
+	}
+	switch pl.p.ScaleDown {
+	case ScaleDownIdle:
+		return "until idle for " + pl.p.IdleTimeout.String()
+	case ScaleDownBillingHour:
+		return "until their paid " + pl.unitName() + " ends"
+	}
+	return "for expected demand"
+}
+
+func (pl *planner) unitName() string {
+	if pl.p.Billing.Unit >= time.Hour {
+		return "hour"
+	}
+	return "minute"
+}
+
+// summary adds a sentence when nothing else was said.
+func (pl *planner) summary() {
+	if len(pl.reasons) > 0 {
+		return
+	}
+	switch {
+	case pl.tooWide > 0:
+		pl.say("%s wider than the maximum (%d) cannot run", plural(pl.tooWide, "queued job"), pl.p.Max)
+	case pl.demandJobs > 0 && pl.booting > 0:
+		pl.say("%s waiting for %s", plural(pl.demandJobs, "queued job"), plural(pl.booting, "booting node"))
+	case pl.demandJobs > 0:
+		pl.say("%s waiting for busy nodes", plural(pl.demandJobs, "queued job"))
+	case pl.total <= pl.p.Min:
+		pl.say("at minimum (%d)", pl.p.Min)
+	default:
+		pl.say("%d busy, %d booting", pl.busy, pl.booting)
+	}
+}
+
+// plural formats n things, adding an s when n is not 1.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// UseOrder returns the ids of the ready idle nodes among nodes in the order
+// jobs should use them, the reverse of the order Plan removes them in: the
+// node whose paid time runs out last first, then the one idle for the
+// shortest time. The placer (jobs.Input.Idle) takes nodes in this order, so
+// the nodes left idle are those cheapest to remove.
+func UseOrder(nodes []Node, now time.Time, b cost.Billing) []string {
+	pl := &planner{now: now, p: Policy{Billing: b}}
+	var idle []Node
+	for _, n := range nodes {
+		if n.Ready && !n.Busy {
+			idle = append(idle, n)
+		}
+	}
+	slices.SortFunc(idle, func(a, b Node) int { return pl.removalOrder(b, a) })
+	ids := make([]string, len(idle))
+	for i, n := range idle {
+		ids[i] = n.ID
+	}
+	return ids
+}
