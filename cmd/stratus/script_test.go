@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,6 +60,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitserver":  cmdWaitServer,
+			"freeport":    cmdFreePort,
 			"instances":   cmdInstances,
 			"cloudlaunch": cmdCloudLaunch,
 			"sleep":       cmdSleep,
@@ -339,4 +341,25 @@ func cmdReclaim(ts *testscript.TestScript, neg bool, args []string) {
 	if n == 0 {
 		ts.Fatalf("reclaim: no live spot instance matches %v", args[1:])
 	}
+}
+
+// cmdFreePort sets STRATUS_LISTEN to 127.0.0.1:PORT with a free port below
+// Linux's ephemeral range (32768 and up). A server restarted on the port it
+// had must find it free, and outgoing connections (the agents' among them)
+// take their local ports from the ephemeral range, so one of them could
+// otherwise hold the port a killed server used.
+//
+//	freeport
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	for i := 0; i < 200; i++ {
+		port := 20000 + int(time.Now().UnixNano()/1000%12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ts.Setenv("STRATUS_LISTEN", ln.Addr().String())
+		return
+	}
+	ts.Fatalf("freeport: no free port found")
 }

@@ -184,12 +184,12 @@ func (w frameWriter) Write(p []byte) (int, error) {
 
 // runExec runs one command and streams its output and exit code back. If
 // the stream breaks (the caller went away), the command is killed.
-func (a *Agent) runExec(ctx context.Context, x api.ExecAssignment) {
+func (a *Agent) runExec(parent context.Context, x api.ExecAssignment) {
 	log := a.log.With("exec", x.ID)
 	pr, pw := io.Pipe()
 	var mu sync.Mutex
 	enc := json.NewEncoder(pw)
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	streamDone := make(chan error, 1)
 	go func() {
@@ -206,7 +206,7 @@ func (a *Agent) runExec(ctx context.Context, x api.ExecAssignment) {
 	_ = enc.Encode(api.ExecFrame{Exit: &code})
 	mu.Unlock()
 	_ = pw.Close()
-	if err := <-streamDone; err != nil && ctx.Err() == nil {
+	if err := <-streamDone; err != nil && parent.Err() == nil {
 		log.Warn("exec stream failed", "err", err)
 	}
 	log.Info("exec finished", "argv0", x.Argv[0], "exit", code)

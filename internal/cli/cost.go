@@ -56,7 +56,7 @@ date (2026-11-01, midnight UTC), or a duration back from now (24h, 90m,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Cluster, "cluster", "", "report only the cluster `NAME`")
-	f.StringVar(&opts.By, "by", "cluster", "group rows by cluster, owner or type")
+	f.StringVar(&opts.By, "by", "cluster", "group rows by `GROUP`: cluster, owner or type")
 	f.StringVar(&opts.Since, "since", "", "start the report at `TIME`: RFC 3339, a date (YYYY-MM-DD) or a duration back from now (24h, 7d)")
 	addOutputFlag(cmd, &opts.Output)
 	return cmd

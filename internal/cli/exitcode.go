@@ -21,8 +21,9 @@ import (
 //	                      URL, a --config file that does not exist
 //	3    ExitInvalid      the server rejected the request as invalid (400);
 //	                      each field error is printed on its own line
-//	4    ExitNotFound     no such cluster (404)
-//	5    ExitConflict     conflict (409), such as a name already in use
+//	4    ExitNotFound     no such cluster or job (404)
+//	5    ExitConflict     conflict (409), such as a name already in use or
+//	                      cancelling a job that has ended
 //	6    ExitUnreachable  the server could not be reached
 //	7    ExitUnauthorized missing, wrong or insufficient token (401, 403)
 //	8    ExitTimeout      --wait gave up after --timeout; the operation
@@ -30,7 +31,9 @@ import (
 //	130  ExitInterrupted  interrupted by SIGINT or SIGTERM
 //
 // `stratus exec` exits with the remote command's exit code once the command
-// has run; the codes above apply only when it could not be run.
+// has run; the codes above apply only when it could not be run. `stratus job
+// logs` does not: it exits 0 once it has printed the output, whatever the
+// job's own exit code (`stratus job show` reports that).
 const (
 	ExitOK           = 0
 	ExitError        = 1

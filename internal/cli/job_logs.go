@@ -183,15 +183,15 @@ func (p *chunkPrinter) write(ch api.OutputChunk) error {
 		}
 		return p.yaml.Encode(logChunk{Seq: ch.Seq, Attempt: ch.Attempt, Rank: ch.Rank, Stream: ch.Stream, Data: string(ch.Data)})
 	}
-	w := p.stdout
+	w, stream := p.stdout, "stdout"
 	if ch.Stream == "stderr" {
-		w = p.stderr
+		w, stream = p.stderr, "stderr"
 	}
 	if !p.prefix {
 		_, err := w.Write(ch.Data)
 		return err
 	}
-	key := rankStream{ch.Rank, ch.Stream}
+	key := rankStream{ch.Rank, stream}
 	data := append(p.partial[key], ch.Data...)
 	for {
 		i := bytes.IndexByte(data, '\n')

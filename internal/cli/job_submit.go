@@ -67,7 +67,7 @@ With -o json or yaml, prints the whole job instead.`,
 		}),
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.Nodes, "nodes", 1, "number of compute nodes the job runs on at once")
+	f.IntVar(&opts.Nodes, "nodes", 1, "run on `N` compute nodes at once, one rank each")
 	f.StringVar(&opts.TimeLimit, "time-limit", "", "`DURATION` after which the job is killed, such as 30m or 2h (default: the cluster's)")
 	f.StringVar(&opts.Name, "name", "", "a `NAME` for the job, shown by job list")
 	addOutputFlag(cmd, &opts.Output)

@@ -12,6 +12,8 @@ type stratusParams struct {
 	maxIdle time.Duration // never keep a node idle longer
 	minIdle time.Duration // always keep a node at least this long
 	maxKeep int           // keep at most this many idle nodes (0: no bound)
+	mode    int
+	mu      time.Duration // worth of a hit in node-time
 }
 
 var stratus = stratusParams{window: time.Hour, theta: 12, maxIdle: 30 * time.Minute}
@@ -19,6 +21,9 @@ var stratus = stratusParams{window: time.Hour, theta: 12, maxIdle: 30 * time.Min
 // keepStratus is the stratus policy (docs/autoscaling.md).
 func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	sp := stratus
+	if sp.mode == 2 {
+		return pl.keepValue(cands)
+	}
 	ks := make([]keepUntil, len(cands))
 	from := pl.now.Add(-sp.window)
 	var recent []Arrival
@@ -52,6 +57,10 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 			}
 		}
 		need := int(sp.theta + 0.999999)
+		if need <= 0 {
+			ks[i] = keepUntil{true, cap}
+			continue
+		}
 		if len(at) < need {
 			k--
 			continue
@@ -68,4 +77,63 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+func (pl *planner) keepValue(cands []Node) []keepUntil {
+	sp := stratus
+	ks := make([]keepUntil, len(cands))
+	from := pl.now.Add(-sp.window)
+	var widths []int
+	var oldest time.Time
+	for _, a := range pl.in.Recent {
+		if a.At.After(from) && !a.At.After(pl.now) {
+			widths = append(widths, max(a.Nodes, 1))
+			if oldest.IsZero() {
+				oldest = a.At
+			}
+		}
+	}
+	// pool candidates: not past maxIdle, most valuable first
+	var pool []int
+	for i := len(cands) - 1; i >= 0; i-- {
+		if cands[i].IdleSince.Add(sp.maxIdle).After(pl.now) {
+			pool = append(pool, i)
+		}
+	}
+	if sp.maxKeep > 0 && len(pool) > sp.maxKeep {
+		pool = pool[:sp.maxKeep]
+	}
+	ge := make([]int, len(pool)+2)
+	eq := make([]int, len(pool)+2)
+	for _, w := range widths {
+		for k := 1; k <= min(w, len(pool)); k++ {
+			ge[k]++
+		}
+		if w <= len(pool) {
+			eq[w]++
+		}
+	}
+	L := pl.p.LaunchLatency.Seconds()
+	W := sp.window.Seconds()
+	best, bestM, sum := 0.0, 0, 0.0
+	for k := 1; k <= len(pool); k++ {
+		v := (L*float64(ge[k]) + sp.mu.Seconds()*float64(eq[k])) / W
+		sum += v - 1
+		if sum > best {
+			best, bestM = sum, k
+		}
+	}
+	var next time.Time
+	if !oldest.IsZero() {
+		next = oldest.Add(sp.window)
+	}
+	for r := 0; r < bestM; r++ {
+		i := pool[r]
+		until := cands[i].IdleSince.Add(sp.maxIdle)
+		if !next.IsZero() {
+			until = minTime(until, next)
+		}
+		ks[i] = keepUntil{true, until}
+	}
+	return ks
 }
