@@ -103,7 +103,13 @@ func writeClusterSummary(w io.Writer, cl api.Cluster, now time.Time) error {
 		fmt.Fprintf(tw, "Created:\t%s (%s ago)\n", cl.CreatedAt.Format(time.RFC3339), age(now, cl.CreatedAt))
 	}
 	fmt.Fprintf(tw, "Hourly cost:\t%s\n", dollars(cl.HourlyCost))
+	if cl.CostSoFar != "" {
+		fmt.Fprintf(tw, "Cost so far:\t%s\n", dollars(cl.CostSoFar))
+	}
 	fmt.Fprintf(tw, "Nodes:\t%s\n", nodeProgress(cl.Nodes))
+	if cl.Fleet != "" {
+		fmt.Fprintf(tw, "Fleet:\t%s\n", cl.Fleet)
+	}
 	fmt.Fprintf(tw, "Spec:\t%s\n", specSummary(cl.Spec))
 	return tw.Flush()
 }

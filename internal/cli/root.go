@@ -205,6 +205,7 @@ commands find it and its admin token with no setup.`,
 		a.newExecCmd(),
 		a.newJobCmd(),
 		a.newCostCmd(),
+		a.newLocalCmd(),
 		a.newVersionCmd(),
 	)
 	return root

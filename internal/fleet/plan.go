@@ -157,6 +157,14 @@ func (pl *planner) scaleUp() {
 			}
 		}
 	}
+	if p.Autoscaling && p.ScaleDown == ScaleDownStratus {
+		if n := pl.poolLaunch(); n > 0 && pl.unserved <= 0 {
+			want = max(want, n)
+			why = "for expected demand"
+		} else if n > 0 && want > 0 {
+			want += n
+		}
+	}
 	if room := p.Max - pl.total; want > room {
 		want = room
 		if pl.unserved > 0 || p.ScaleDown == ScaleDownStatic {

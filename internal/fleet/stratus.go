@@ -14,6 +14,7 @@ type stratusParams struct {
 	maxKeep int           // keep at most this many idle nodes (0: no bound)
 	mode    int
 	mu      time.Duration // worth of a hit in node-time
+	muL     time.Duration // worth of a hit for launching
 }
 
 var stratus = stratusParams{window: time.Hour, theta: 12, maxIdle: 30 * time.Minute}
@@ -23,6 +24,9 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	sp := stratus
 	if sp.mode == 2 {
 		return pl.keepValue(cands)
+	}
+	if sp.mode == 3 {
+		return pl.keepPool(cands)
 	}
 	ks := make([]keepUntil, len(cands))
 	from := pl.now.Add(-sp.window)
@@ -136,4 +140,81 @@ func (pl *planner) keepValue(cands []Node) []keepUntil {
 		ks[i] = keepUntil{true, until}
 	}
 	return ks
+}
+
+// poolTarget returns the number of idle nodes worth having, from the
+// arrivals of the window: node k is worth bootSave×(arrivals of width ≥ k) +
+// mu×(arrivals of width k) per window; the best prefix is kept.
+func (pl *planner) poolTarget(bootSave bool, limit int) (int, time.Time) {
+	sp := stratus
+	from := pl.now.Add(-sp.window)
+	ge := make([]int, limit+2)
+	eq := make([]int, limit+2)
+	var oldest time.Time
+	for _, a := range pl.in.Recent {
+		if !a.At.After(from) || a.At.After(pl.now) {
+			continue
+		}
+		if oldest.IsZero() {
+			oldest = a.At
+		}
+		w := max(a.Nodes, 1)
+		for k := 1; k <= min(w, limit); k++ {
+			ge[k]++
+		}
+		if w <= limit {
+			eq[w]++
+		}
+	}
+	L := 0.0
+	mu := sp.muL.Seconds()
+	if bootSave {
+		L = pl.p.LaunchLatency.Seconds()
+		mu = sp.mu.Seconds()
+	}
+	W := sp.window.Seconds()
+	best, bestM, sum := 0.0, 0, 0.0
+	for k := 1; k <= limit; k++ {
+		v := (L*float64(ge[k]) + mu*float64(eq[k])) / W
+		sum += v - 1
+		if sum > best {
+			best, bestM = sum, k
+		}
+	}
+	var next time.Time
+	if !oldest.IsZero() {
+		next = oldest.Add(sp.window)
+	}
+	return bestM, next
+}
+
+func (pl *planner) keepPool(cands []Node) []keepUntil {
+	sp := stratus
+	ks := make([]keepUntil, len(cands))
+	m, next := pl.poolTarget(true, len(cands))
+	if sp.maxKeep > 0 {
+		m = min(m, sp.maxKeep)
+	}
+	r := 0
+	for i := len(cands) - 1; i >= 0 && r < m; i-- {
+		ks[i] = keepUntil{true, next}
+		r++
+	}
+	return ks
+}
+
+// poolLaunch returns how many nodes to launch to fill the warm pool.
+func (pl *planner) poolLaunch() int {
+	sp := stratus
+	if sp.mode != 3 {
+		return 0
+	}
+	limit := 64
+	m, next := pl.poolTarget(false, limit)
+	if sp.maxKeep > 0 {
+		m = min(m, sp.maxKeep)
+	}
+	pl.wake(next)
+	spare := len(pl.idle) + pl.booting - pl.demandNodes
+	return m - spare
 }
