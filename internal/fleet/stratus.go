@@ -15,6 +15,7 @@ type stratusParams struct {
 	mode    int
 	mu      time.Duration // worth of a hit in node-time
 	muL     time.Duration // worth of a hit for launching
+	delay   time.Duration // refill delay after the last arrival
 }
 
 var stratus = stratusParams{window: time.Hour, theta: 12, maxIdle: 30 * time.Minute}
@@ -216,5 +217,14 @@ func (pl *planner) poolLaunch() int {
 	}
 	pl.wake(next)
 	spare := len(pl.idle) + pl.booting - pl.demandNodes
+	if m-spare <= 0 {
+		return 0
+	}
+	if n := len(pl.in.Recent); n > 0 && sp.delay > 0 {
+		if t := pl.in.Recent[n-1].At.Add(sp.delay); t.After(pl.now) {
+			pl.wake(t)
+			return 0
+		}
+	}
 	return m - spare
 }
