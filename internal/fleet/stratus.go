@@ -29,6 +29,9 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	if sp.mode == 3 {
 		return pl.keepPool(cands)
 	}
+	if sp.mode == 9 {
+		return pl.keepOracle(cands)
+	}
 	ks := make([]keepUntil, len(cands))
 	from := pl.now.Add(-sp.window)
 	var recent []Arrival
@@ -207,6 +210,9 @@ func (pl *planner) keepPool(cands []Node) []keepUntil {
 // poolLaunch returns how many nodes to launch to fill the warm pool.
 func (pl *planner) poolLaunch() int {
 	sp := stratus
+	if sp.mode == 9 {
+		return pl.launchOracle()
+	}
 	if sp.mode != 3 {
 		return 0
 	}
@@ -227,4 +233,43 @@ func (pl *planner) poolLaunch() int {
 		}
 	}
 	return m - spare
+}
+
+func (pl *planner) oracleNeed(h time.Duration) (int, time.Time) {
+	need := 0
+	var next time.Time
+	for _, a := range pl.in.Recent {
+		if a.At.After(pl.now) && !a.At.After(pl.now.Add(h)) {
+			need += a.Nodes
+		}
+		if a.At.After(pl.now) && next.IsZero() {
+			next = a.At
+		}
+	}
+	return need, next
+}
+
+func (pl *planner) keepOracle(cands []Node) []keepUntil {
+	ks := make([]keepUntil, len(cands))
+	need, _ := pl.oracleNeed(stratus.window)
+	r := 0
+	for i := len(cands) - 1; i >= 0 && r < need; i-- {
+		ks[i] = keepUntil{true, pl.now.Add(time.Minute)}
+		r++
+	}
+	return ks
+}
+
+func (pl *planner) launchOracle() int {
+	h := pl.p.LaunchLatency + stratus.delay
+	need, next := pl.oracleNeed(h)
+	if !next.IsZero() {
+		pl.wake(next.Add(-h))
+	}
+	pl.wake(pl.now.Add(time.Minute))
+	spare := len(pl.idle) + pl.booting - pl.demandNodes
+	if stratus.maxKeep > 0 {
+		need = min(need, stratus.maxKeep)
+	}
+	return need - spare
 }
