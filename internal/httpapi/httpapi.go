@@ -35,8 +35,11 @@ type Handler struct {
 	Jobs     *scheduler.Service
 	Cost     *cost.Reporter
 	Hub      *dispatch.Hub
-	Logger   *slog.Logger
-	Version  api.Version
+	// Binary, if set, is served at /v1/agent/binary for instances to
+	// install the agent from.
+	Binary  *Binary
+	Logger  *slog.Logger
+	Version api.Version
 	// Stopping is closed when the server shuts down, ending long polls.
 	Stopping <-chan struct{}
 	// ExecPickupTimeout bounds how long an exec waits for the agent to pick
@@ -77,6 +80,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/agent/work", h.agent(h.agentWork))
 	m.HandleFunc("POST /v1/agent/execs/{id}/stream", h.agent(h.agentStream))
 	h.jobRoutes(m)
+	m.HandleFunc("GET /v1/agent/binary", h.serveBinary)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")

@@ -3,12 +3,15 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -597,5 +600,30 @@ func TestAPI_ExecMalformedFrameFromAgent(t *testing.T) {
 	}
 	if err := <-streamErr; !hasStatus(err, http.StatusBadRequest) {
 		t.Errorf("agent's stream: err = %v, want 400", err)
+	}
+}
+
+func TestHandler_ServesItsBinaryWithSHA256(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stratus")
+	content := []byte("#!/bin/sh\necho fake stratus\n")
+	if err := os.WriteFile(path, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := &httpapi.Handler{Binary: &httpapi.Binary{Path: path}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h.Init()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/agent/binary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, content) {
+		t.Fatalf("GET binary = %d %q, want 200 with the file", resp.StatusCode, body)
+	}
+	sum := sha256.Sum256(content)
+	if got, want := resp.Header.Get("X-Stratus-SHA256"), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("X-Stratus-SHA256 = %q, want %q", got, want)
 	}
 }

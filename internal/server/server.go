@@ -169,6 +169,7 @@ func Run(ctx context.Context, opts Options) error {
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
 		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
+		Binary: &httpapi.Binary{},
 		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
 	}
 	handler.Init()
