@@ -32,6 +32,16 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	if sp.mode == 9 {
 		return pl.keepOracle(cands)
 	}
+	if sp.mode == 4 {
+		ks := pl.keepValue(cands)
+		m := pl.dayPool()
+		r := 0
+		for i := len(cands) - 1; i >= 0 && r < m; i-- {
+			ks[i] = keepUntil{true, pl.now.Add(10 * time.Minute)}
+			r++
+		}
+		return ks
+	}
 	ks := make([]keepUntil, len(cands))
 	from := pl.now.Add(-sp.window)
 	var recent []Arrival
@@ -213,6 +223,17 @@ func (pl *planner) poolLaunch() int {
 	if sp.mode == 9 {
 		return pl.launchOracle()
 	}
+	if sp.mode == 4 {
+		pl.wake(pl.now.Add(10 * time.Minute))
+		spare := len(pl.idle) + pl.booting - pl.demandNodes
+		if n := len(pl.in.Recent); n > 0 && sp.delay > 0 {
+			if t := pl.in.Recent[n-1].At.Add(sp.delay); t.After(pl.now) {
+				pl.wake(t)
+				return 0
+			}
+		}
+		return pl.dayPool() - spare
+	}
 	if sp.mode != 3 {
 		return 0
 	}
@@ -272,4 +293,12 @@ func (pl *planner) launchOracle() int {
 		need = min(need, stratus.maxKeep)
 	}
 	return need - spare
+}
+
+func (pl *planner) dayPool() int {
+	t := pl.now
+	if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday || t.Hour() < 8 || t.Hour() >= 18 {
+		return 0
+	}
+	return stratus.maxKeep
 }

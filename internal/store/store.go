@@ -51,10 +51,12 @@ type Cluster struct {
 // NodeRole is head or compute.
 type NodeRole string
 
-// Node roles.
+// Node roles. A worker belongs to no cluster: it is a region's instance
+// that schedules start, run a command on and stop.
 const (
 	RoleHead    NodeRole = "head"
 	RoleCompute NodeRole = "compute"
+	RoleWorker  NodeRole = "worker"
 )
 
 // Node is one instance the store wants to exist, with what was last observed
@@ -101,9 +103,12 @@ type Node struct {
 	Version   int64
 }
 
-// NodeFilter selects nodes in ListNodes. Empty fields match everything.
+// NodeFilter selects nodes in ListNodes. Empty fields match everything;
+// set fields must all match.
 type NodeFilter struct {
 	Cluster string
+	Role    NodeRole
+	Region  string
 }
 
 // Token is an API token: only its hash is stored.

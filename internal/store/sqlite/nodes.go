@@ -166,9 +166,21 @@ func (q *queries) GetNodeByTokenHash(ctx context.Context, hash string) (*store.N
 
 func (q *queries) ListNodes(ctx context.Context, f store.NodeFilter) ([]*store.Node, error) {
 	query, args := nodeSelect, []any{}
+	var where []string
 	if f.Cluster != "" {
-		query += ` WHERE cluster = ?`
+		where = append(where, `cluster = ?`)
 		args = append(args, f.Cluster)
+	}
+	if f.Role != "" {
+		where = append(where, `role = ?`)
+		args = append(args, string(f.Role))
+	}
+	if f.Region != "" {
+		where = append(where, `region = ?`)
+		args = append(args, f.Region)
+	}
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	query += ` ORDER BY created_at, id`
 	rows, err := q.db.QueryContext(ctx, query, args...)

@@ -217,6 +217,9 @@ func testNodes(t *testing.T, newStore func(t *testing.T) store.Store) {
 		for _, sp := range specs {
 			n := newNode(sp.id, sp.cluster)
 			n.CreatedAt = at(sp.created)
+			if sp.id == "n-x" || sp.id == "n-0" {
+				n.Role, n.Region = store.RoleWorker, "r2"
+			}
 			if err := s.CreateNode(ctx(t), n); err != nil {
 				t.Fatalf("CreateNode(%s): %v", sp.id, err)
 			}
@@ -238,6 +241,10 @@ func testNodes(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"Alpha", store.NodeFilter{Cluster: "alpha"}, pick("n-a", "n-b", "n-c", "n-0")},
 			{"Bravo", store.NodeFilter{Cluster: "bravo"}, pick("n-y", "n-x")},
 			{"Unknown", store.NodeFilter{Cluster: "zulu"}, nil},
+			{"Role", store.NodeFilter{Role: store.RoleWorker}, pick("n-x", "n-0")},
+			{"RoleAndRegion", store.NodeFilter{Role: store.RoleWorker, Region: "r2"}, pick("n-x", "n-0")},
+			{"ClusterAndRole", store.NodeFilter{Cluster: "alpha", Role: store.RoleWorker}, pick("n-0")},
+			{"OtherRegion", store.NodeFilter{Region: "nowhere"}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				got, err := s.ListNodes(ctx(t), tc.filter)
