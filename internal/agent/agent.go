@@ -28,6 +28,13 @@ type Options struct {
 	Logger      *slog.Logger
 	// PollWait is how long one poll for work may wait (default 25s).
 	PollWait time.Duration
+	// Config, if set, is used instead of InstanceDir/agent.json (EC2 mode
+	// learns the instance's identity from instance metadata).
+	Config *Config
+	// WatchNotices, if set, watches for interruption notices and reports
+	// each once (EC2: instance metadata); else the notice file in the
+	// instance directory is watched.
+	WatchNotices func(ctx context.Context, report func(api.Notice))
 }
 
 // Agent is a running agent.
@@ -46,9 +53,14 @@ type Agent struct {
 // registers (retrying while the control plane is away), then heartbeats and
 // runs the work it is given.
 func Run(ctx context.Context, opts Options) error {
-	cfg, err := ReadConfig(opts.InstanceDir)
-	if err != nil {
-		return err
+	var cfg Config
+	if opts.Config != nil {
+		cfg = *opts.Config
+	} else {
+		var err error
+		if cfg, err = ReadConfig(opts.InstanceDir); err != nil {
+			return err
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -80,7 +92,16 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); a.heartbeatLoop(ctx) }()
 	go func() { defer wg.Done(); a.workLoop(ctx) }()
-	go func() { defer wg.Done(); a.watchNotice(ctx) }()
+	go func() {
+		defer wg.Done()
+		if opts.WatchNotices == nil {
+			a.watchNotice(ctx)
+			return
+		}
+		opts.WatchNotices(ctx, func(n api.Notice) {
+			a.retry(ctx, "report interruption notice", func() error { return a.client.SendNotice(ctx, n) })
+		})
+	}()
 	wg.Wait()
 	return nil
 }

@@ -206,6 +206,7 @@ commands find it and its admin token with no setup.`,
 		a.newJobCmd(),
 		a.newCostCmd(),
 		a.newLocalCmd(),
+		a.newAWSCmd(),
 		a.newVersionCmd(),
 	)
 	return root

@@ -481,8 +481,18 @@ func finish(j *store.Job, now time.Time, timedOut bool) {
 	}
 }
 
-// AgentNotice records a spot interruption notice for node.
+// RebalanceAction is the notice action of an EC2 rebalance recommendation:
+// the instance is at higher risk of interruption, not yet interrupted.
+const RebalanceAction = "rebalance"
+
+// AgentNotice records a spot interruption notice for node. A rebalance
+// recommendation is only recorded as an event: the node keeps working until
+// an interruption notice comes.
 func (s *Service) AgentNotice(ctx context.Context, node *store.Node, n api.Notice) error {
+	if n.Action == RebalanceAction {
+		return s.Store.AppendEvent(ctx, &store.Event{Time: s.Clock.Now(), Cluster: node.Cluster, Node: node.ID,
+			Kind: "node.rebalance_recommendation", Message: "the provider recommends moving work off spot instance " + node.InstanceID})
+	}
 	err := s.Store.WithTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetNode(ctx, node.ID)
 		if err != nil {
