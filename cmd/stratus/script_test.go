@@ -66,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"sleep":       cmdSleep,
 			"jobdone":     cmdJobDone,
 			"reclaim":     cmdReclaim,
+			"cloudres":    cmdCloudRes,
 		},
 	})
 }

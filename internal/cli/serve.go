@@ -22,6 +22,9 @@ type serveOptions struct {
 	BootDelay        time.Duration
 	Billing          string
 	HeartbeatTimeout time.Duration
+	ClockFile        string
+	CatalogFile      string
+	AWS              server.AWSOptions
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -52,10 +55,22 @@ on the next start.`,
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:7070", "`ADDR` the HTTP API listens on")
 	f.StringVar(&opts.AdvertiseURL, "advertise-url", "", "`URL` agents use to reach the API (default http://ADDR)")
 	f.StringVar(&opts.TemplateFile, "template", "", "admin template `FILE` that cluster requests are merged onto (default: built-in)")
-	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local")
+	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local or aws")
+	f.StringVar(&opts.CatalogFile, "catalog", "", "instance type catalog `FILE` with prices, replacing the built-in one")
+	f.StringVar(&opts.AWS.File, "aws-config", "", "aws provider: YAML `FILE` listing regions with subnet, security groups, key pair, instance profile and image")
+	f.StringVar(&opts.AWS.Region, "aws-region", "", "aws provider: the `REGION` (one region from flags)")
+	f.StringVar(&opts.AWS.Image, "aws-image", "", "aws provider: the AMI `ID` instances start from")
+	f.StringVar(&opts.AWS.Subnet, "aws-subnet", "", "aws provider: subnet `ID` (default: the default VPC's)")
+	f.StringSliceVar(&opts.AWS.SecurityGroups, "aws-security-groups", nil, "aws provider: security group `IDS`, comma-separated (default: the VPC's default)")
+	f.StringVar(&opts.AWS.KeyName, "aws-key-name", "", "aws provider: EC2 key pair `NAME` for ssh")
+	f.StringVar(&opts.AWS.InstanceProfile, "aws-instance-profile", "", "aws provider: instance profile `NAME` or ARN")
+	f.StringVar(&opts.AWS.RootDevice, "aws-root-device", "", "aws provider: the AMI's root `DEVICE` (default /dev/xvda)")
+	f.StringVar(&opts.AWS.Endpoint, "aws-endpoint", "", "aws provider: base `URL` of an EC2-compatible endpoint (default: AWS)")
 	f.DurationVar(&opts.BootDelay, "boot-delay", 0, "simulated boot time of local instances")
 	f.StringVar(&opts.Billing, "billing", "second", "billing model of the local provider: second (per second, 60 s minimum) or hour (per started hour)")
 	f.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 0, "time without heartbeats after which a node is unhealthy (default 30s)")
+	f.StringVar(&opts.ClockFile, "clock-file", "", "read the schedules' current time from `FILE` (RFC 3339), for tests")
+	_ = f.MarkHidden("clock-file")
 	return cmd
 }
 
@@ -65,8 +80,12 @@ func (o serveOptions) validate() error {
 		return usagef("--data must name a directory")
 	case o.Listen == "":
 		return usagef("--listen must name an address such as 127.0.0.1:7070")
-	case o.Provider == "":
-		return usagef("--provider must name a provider such as local")
+	case o.Provider != "local" && o.Provider != "aws":
+		return usagef("--provider must be local or aws, got %q", o.Provider)
+	case o.Provider == "aws" && o.AWS.File == "" && (o.AWS.Region == "" || o.AWS.Image == ""):
+		return usagef("--provider aws needs --aws-region and --aws-image, or --aws-config FILE")
+	case o.Provider == "aws" && o.AWS.File != "" && o.AWS.Region != "":
+		return usagef("give the aws regions either with --aws-config or with --aws-region, not both")
 	case o.BootDelay < 0:
 		return usagef("--boot-delay must not be negative")
 	case o.Billing != "second" && o.Billing != "hour":
@@ -93,6 +112,9 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		BootDelay:        opts.BootDelay,
 		Billing:          opts.Billing,
 		HeartbeatTimeout: opts.HeartbeatTimeout,
+		ClockFile:        opts.ClockFile,
+		CatalogFile:      opts.CatalogFile,
+		AWS:              opts.AWS,
 		Stdout:           e.stdout,
 		Stderr:           e.stderr,
 	})

@@ -219,25 +219,8 @@ func (c *Controller) launch(ctx context.Context, cl *store.Cluster, nodeID strin
 	if err != nil {
 		return err
 	}
-	spec := provider.LaunchSpec{
-		Region:         n.Region,
-		ClientToken:    auth.ClientToken(c.Installation, n.ID, n.Generation),
-		Type:           n.Type,
-		RootVolumeGB:   n.RootVolumeGB,
-		Spot:           n.Spot,
-		MaxPriceMicros: n.MaxPriceMicros,
-		Tags: map[string]string{
-			provider.TagInstallation: c.Installation,
-			provider.TagCluster:      cl.Name,
-			provider.TagRole:         string(n.Role),
-			provider.TagOwner:        cl.Owner,
-			provider.TagNode:         n.ID,
-		},
-		Agent: provider.AgentBootstrap{
-			ServerURL: c.AdvertiseURL,
-			Token:     auth.AgentToken(c.AgentSecret, n.ID, n.Generation),
-		},
-	}
+	spec := Launcher{Installation: c.Installation, AgentSecret: c.AgentSecret, AdvertiseURL: c.AdvertiseURL}.Spec(n,
+		map[string]string{provider.TagCluster: cl.Name, provider.TagOwner: cl.Owner})
 	inst, lerr := c.Provider.Launch(ctx, spec)
 	failpoint.Hit("cluster.after-launch")
 	if lerr != nil {

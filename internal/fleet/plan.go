@@ -83,6 +83,15 @@ func newPlanner(in Input) *planner {
 	})
 
 	avail := len(pl.idle) + pl.booting
+	if pl.p.ScaleDown == ScaleDownStratus && stratus.freeSoon {
+		soon := pl.now.Add(pl.p.LaunchLatency)
+		for _, n := range in.Nodes {
+			if n.Ready && n.Busy && n.BusyUntil.After(pl.now) && !n.BusyUntil.After(soon) {
+				avail++
+				pl.wake(n.BusyUntil)
+			}
+		}
+	}
 	for _, q := range in.Queue {
 		need := max(q.Nodes, 1)
 		if need > pl.p.Max {

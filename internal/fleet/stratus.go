@@ -1,304 +1,172 @@
 package fleet
 
 import (
-	"slices"
 	"time"
 )
 
+// The stratus policy (ScaleDownStratus; docs/autoscaling.md explains it).
+//
+// It predicts near-term demand from the jobs submitted in the last
+// window: how many arrived, and how wide they were. From that it derives
+// how many idle nodes are worth having: the k-th idle node (counting the
+// most valuable first) is used by every arrival at least k nodes wide, and
+// it lets an arrival exactly k wide start at once when nodes 1…k-1 are
+// there too. An idle node costs its idle time; a reuse saves a billed boot
+// (the launch latency) and a start without waiting is worth
+// stratusParams.hit of node time. The best number of nodes is the prefix
+// 1…m with the largest total value per window minus cost.
+//
+//   - Idle nodes up to that number are kept; the rest are removed, except
+//     that time already paid for is never given back (per-hour billing: an
+//     idle node stays until the last minute of its paid hour, like
+//     billing-hour, and is renewed for another hour only if it is within
+//     the number).
+//   - When fewer nodes are idle (or booting, or about to be freed by jobs
+//     whose time limit ends within the launch latency) than the warm-pool
+//     number, which counts only the value of starting at once, nodes are
+//     launched ahead of demand.
+//   - Demand that busy nodes will serve before a new node could boot (their
+//     jobs' time limits end within the launch latency) launches nothing.
+//
+// Safety when the prediction is wrong: the numbers come only from real
+// arrivals of the last window, so with no arrivals they fall to zero within
+// one window; a node is never kept idle longer than maxIdle (per-second
+// billing) or renewed for a second paid unit without being used (per-hour
+// billing).
+
 // stratusParams tune the stratus policy.
 type stratusParams struct {
-	window  time.Duration // arrivals counted over this past window
-	theta   float64       // keep the k-th node if arrivals of width ≥ k in window ≥ theta
-	maxIdle time.Duration // never keep a node idle longer
-	minIdle time.Duration // always keep a node at least this long
-	maxKeep int           // keep at most this many idle nodes (0: no bound)
-	mode    int
-	mu      time.Duration // worth of a hit in node-time
-	muL     time.Duration // worth of a hit for launching
-	delay   time.Duration // refill delay after the last arrival
+	// window is how far back arrivals are counted.
+	window time.Duration
+	// hit is what starting a job at once is worth, in idle node time,
+	// when deciding to keep an idle node; warm when deciding to launch one
+	// ahead of demand (0: never).
+	hit, warm time.Duration
+	// maxIdle bounds how long a node stays idle when its paid time has run
+	// out (for per-hour billing it is one unit: renewed at most once).
+	maxIdle time.Duration
 }
 
-var stratus = stratusParams{window: time.Hour, theta: 12, maxIdle: 30 * time.Minute}
-
-// keepStratus is the stratus policy (docs/autoscaling.md).
-func (pl *planner) keepStratus(cands []Node) []keepUntil {
-	sp := stratus
-	if sp.mode == 2 {
-		return pl.keepValue(cands)
+// stratusFor returns the tuning for a billing model (docs/autoscaling.md
+// has the benchmark behind these numbers).
+func stratusFor(p Policy) stratusParams {
+	if p.Billing.Unit >= time.Hour {
+		return stratusHourly
 	}
-	if sp.mode == 3 {
-		return pl.keepPool(cands)
-	}
-	if sp.mode == 9 {
-		return pl.keepOracle(cands)
-	}
-	if sp.mode == 4 {
-		ks := pl.keepValue(cands)
-		m := pl.dayPool()
-		r := 0
-		for i := len(cands) - 1; i >= 0 && r < m; i-- {
-			ks[i] = keepUntil{true, pl.now.Add(10 * time.Minute)}
-			r++
-		}
-		return ks
-	}
-	ks := make([]keepUntil, len(cands))
-	from := pl.now.Add(-sp.window)
-	var recent []Arrival
-	for _, a := range pl.in.Recent {
-		if a.At.After(from) && !a.At.After(pl.now) {
-			recent = append(recent, a)
-		}
-	}
-	k := 0
-	for i := len(cands) - 1; i >= 0; i-- {
-		n := cands[i]
-		cap := n.IdleSince.Add(sp.maxIdle)
-		if !cap.After(pl.now) {
-			continue
-		}
-		if floor := n.IdleSince.Add(sp.minIdle); floor.After(pl.now) {
-			ks[i] = keepUntil{true, floor}
-			k++
-			continue
-		}
-		k++
-		if sp.maxKeep > 0 && k > sp.maxKeep {
-			k--
-			continue
-		}
-		// arrivals of width >= k, oldest first
-		var at []time.Time
-		for _, a := range recent {
-			if max(a.Nodes, 1) >= k {
-				at = append(at, a.At)
-			}
-		}
-		need := int(sp.theta + 0.999999)
-		if need <= 0 {
-			ks[i] = keepUntil{true, cap}
-			continue
-		}
-		if len(at) < need {
-			k--
-			continue
-		}
-		slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-		drop := at[len(at)-need].Add(sp.window)
-		ks[i] = keepUntil{true, minTime(drop, cap)}
-	}
-	return ks
+	return stratusSecondly
 }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+var (
+	stratusSecondly = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 2 * time.Hour, maxIdle: time.Hour}
+	stratusHourly   = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 0, maxIdle: time.Hour}
+)
+
+// demandForecast is what the recent arrivals say about the next window.
+type demandForecast struct {
+	window time.Duration
+	// atLeast[k] and exactly[k] count the arrivals of the window that are
+	// at least and exactly k nodes wide (k ≥ 1).
+	atLeast, exactly []int
+	// changes is when the oldest arrival leaves the window (zero if none).
+	changes time.Time
 }
 
-func (pl *planner) keepValue(cands []Node) []keepUntil {
-	sp := stratus
-	ks := make([]keepUntil, len(cands))
-	from := pl.now.Add(-sp.window)
-	var widths []int
-	var oldest time.Time
-	for _, a := range pl.in.Recent {
-		if a.At.After(from) && !a.At.After(pl.now) {
-			widths = append(widths, max(a.Nodes, 1))
-			if oldest.IsZero() {
-				oldest = a.At
-			}
-		}
-	}
-	// pool candidates: not past maxIdle, most valuable first
-	var pool []int
-	for i := len(cands) - 1; i >= 0; i-- {
-		if cands[i].IdleSince.Add(sp.maxIdle).After(pl.now) {
-			pool = append(pool, i)
-		}
-	}
-	if sp.maxKeep > 0 && len(pool) > sp.maxKeep {
-		pool = pool[:sp.maxKeep]
-	}
-	ge := make([]int, len(pool)+2)
-	eq := make([]int, len(pool)+2)
-	for _, w := range widths {
-		for k := 1; k <= min(w, len(pool)); k++ {
-			ge[k]++
-		}
-		if w <= len(pool) {
-			eq[w]++
-		}
-	}
-	L := pl.p.LaunchLatency.Seconds()
-	W := sp.window.Seconds()
-	best, bestM, sum := 0.0, 0, 0.0
-	for k := 1; k <= len(pool); k++ {
-		v := (L*float64(ge[k]) + sp.mu.Seconds()*float64(eq[k])) / W
-		sum += v - 1
-		if sum > best {
-			best, bestM = sum, k
-		}
-	}
-	var next time.Time
-	if !oldest.IsZero() {
-		next = oldest.Add(sp.window)
-	}
-	for r := 0; r < bestM; r++ {
-		i := pool[r]
-		until := cands[i].IdleSince.Add(sp.maxIdle)
-		if !next.IsZero() {
-			until = minTime(until, next)
-		}
-		ks[i] = keepUntil{true, until}
-	}
-	return ks
-}
-
-// poolTarget returns the number of idle nodes worth having, from the
-// arrivals of the window: node k is worth bootSave×(arrivals of width ≥ k) +
-// mu×(arrivals of width k) per window; the best prefix is kept.
-func (pl *planner) poolTarget(bootSave bool, limit int) (int, time.Time) {
-	sp := stratus
-	from := pl.now.Add(-sp.window)
-	ge := make([]int, limit+2)
-	eq := make([]int, limit+2)
-	var oldest time.Time
+// forecast counts the arrivals of the last window, widths up to limit.
+func (pl *planner) forecast(window time.Duration, limit int) demandForecast {
+	f := demandForecast{window: window, atLeast: make([]int, limit+1), exactly: make([]int, limit+1)}
+	from := pl.now.Add(-window)
 	for _, a := range pl.in.Recent {
 		if !a.At.After(from) || a.At.After(pl.now) {
 			continue
 		}
-		if oldest.IsZero() {
-			oldest = a.At
+		if f.changes.IsZero() || a.At.Add(window).Before(f.changes) {
+			f.changes = a.At.Add(window)
 		}
 		w := max(a.Nodes, 1)
 		for k := 1; k <= min(w, limit); k++ {
-			ge[k]++
+			f.atLeast[k]++
 		}
 		if w <= limit {
-			eq[w]++
+			f.exactly[w]++
 		}
 	}
-	L := 0.0
-	mu := sp.muL.Seconds()
-	if bootSave {
-		L = pl.p.LaunchLatency.Seconds()
-		mu = sp.mu.Seconds()
-	}
-	W := sp.window.Seconds()
+	return f
+}
+
+// worth returns how many idle nodes are worth having when a reuse saves
+// reuse of node time (the boot) and a start without waiting is worth hit:
+// the m whose nodes 1…m have the largest total value minus idle cost over
+// the window.
+func (f demandForecast) worth(reuse, hit time.Duration) int {
+	w := f.window.Seconds()
 	best, bestM, sum := 0.0, 0, 0.0
-	for k := 1; k <= limit; k++ {
-		v := (L*float64(ge[k]) + mu*float64(eq[k])) / W
+	for k := 1; k < len(f.atLeast); k++ {
+		v := (reuse.Seconds()*float64(f.atLeast[k]) + hit.Seconds()*float64(f.exactly[k])) / w
 		sum += v - 1
 		if sum > best {
 			best, bestM = sum, k
 		}
 	}
-	var next time.Time
-	if !oldest.IsZero() {
-		next = oldest.Add(sp.window)
-	}
-	return bestM, next
+	return bestM
 }
 
-func (pl *planner) keepPool(cands []Node) []keepUntil {
-	sp := stratus
+// keepStratus decides which idle nodes the stratus policy keeps.
+func (pl *planner) keepStratus(cands []Node) []keepUntil {
+	sp := stratusFor(pl.p)
 	ks := make([]keepUntil, len(cands))
-	m, next := pl.poolTarget(true, len(cands))
-	if sp.maxKeep > 0 {
-		m = min(m, sp.maxKeep)
-	}
-	r := 0
-	for i := len(cands) - 1; i >= 0 && r < m; i-- {
-		ks[i] = keepUntil{true, next}
-		r++
+	f := pl.forecast(sp.window, len(cands))
+	m := f.worth(pl.p.LaunchLatency, sp.hit)
+	kept := 0
+	// Most valuable first: the end of the removal order.
+	for i := len(cands) - 1; i >= 0; i-- {
+		n := cands[i]
+		if check := pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-lastMinute); check.After(pl.now) {
+			ks[i] = keepUntil{true, check} // paid for already
+			kept++
+			continue
+		}
+		if kept >= m {
+			continue
+		}
+		limit := n.IdleSince.Add(sp.maxIdle)
+		if !limit.After(pl.now) {
+			continue
+		}
+		until := limit
+		if !f.changes.IsZero() && f.changes.Before(until) {
+			until = f.changes
+		}
+		ks[i] = keepUntil{true, until}
+		kept++
 	}
 	return ks
 }
 
-// poolLaunch returns how many nodes to launch to fill the warm pool.
-func (pl *planner) poolLaunch() int {
-	sp := stratus
-	if sp.mode == 9 {
-		return pl.launchOracle()
-	}
-	if sp.mode == 4 {
-		pl.wake(pl.now.Add(10 * time.Minute))
-		spare := len(pl.idle) + pl.booting - pl.demandNodes
-		if n := len(pl.in.Recent); n > 0 && sp.delay > 0 {
-			if t := pl.in.Recent[n-1].At.Add(sp.delay); t.After(pl.now) {
-				pl.wake(t)
-				return 0
-			}
-		}
-		return pl.dayPool() - spare
-	}
-	if sp.mode != 3 {
+// warmLaunch returns how many nodes the stratus policy launches ahead of
+// demand.
+func (pl *planner) warmLaunch() int {
+	sp := stratusFor(pl.p)
+	if sp.warm <= 0 {
 		return 0
 	}
-	limit := 64
-	m, next := pl.poolTarget(false, limit)
-	if sp.maxKeep > 0 {
-		m = min(m, sp.maxKeep)
-	}
-	pl.wake(next)
-	spare := len(pl.idle) + pl.booting - pl.demandNodes
-	if m-spare <= 0 {
-		return 0
-	}
-	if n := len(pl.in.Recent); n > 0 && sp.delay > 0 {
-		if t := pl.in.Recent[n-1].At.Add(sp.delay); t.After(pl.now) {
-			pl.wake(t)
-			return 0
+	f := pl.forecast(sp.window, pl.p.Max)
+	pl.wake(f.changes)
+	m := f.worth(0, sp.warm)
+	spare := max(0, len(pl.idle)+pl.booting-pl.demandNodes) + pl.freeSoon()
+	return max(0, m-spare)
+}
+
+// freeSoon counts the busy nodes whose jobs' time limits end within the
+// launch latency: they will be free before a node launched now is ready.
+// The decision changes when one of them passes its limit still busy.
+func (pl *planner) freeSoon() int {
+	soon := pl.now.Add(pl.p.LaunchLatency)
+	c := 0
+	for _, n := range pl.in.Nodes {
+		if n.Ready && n.Busy && n.BusyUntil.After(pl.now) && !n.BusyUntil.After(soon) {
+			c++
+			pl.wake(n.BusyUntil)
 		}
 	}
-	return m - spare
-}
-
-func (pl *planner) oracleNeed(h time.Duration) (int, time.Time) {
-	need := 0
-	var next time.Time
-	for _, a := range pl.in.Recent {
-		if a.At.After(pl.now) && !a.At.After(pl.now.Add(h)) {
-			need += a.Nodes
-		}
-		if a.At.After(pl.now) && next.IsZero() {
-			next = a.At
-		}
-	}
-	return need, next
-}
-
-func (pl *planner) keepOracle(cands []Node) []keepUntil {
-	ks := make([]keepUntil, len(cands))
-	need, _ := pl.oracleNeed(stratus.window)
-	r := 0
-	for i := len(cands) - 1; i >= 0 && r < need; i-- {
-		ks[i] = keepUntil{true, pl.now.Add(time.Minute)}
-		r++
-	}
-	return ks
-}
-
-func (pl *planner) launchOracle() int {
-	h := pl.p.LaunchLatency + stratus.delay
-	need, next := pl.oracleNeed(h)
-	if !next.IsZero() {
-		pl.wake(next.Add(-h))
-	}
-	pl.wake(pl.now.Add(time.Minute))
-	spare := len(pl.idle) + pl.booting - pl.demandNodes
-	if stratus.maxKeep > 0 {
-		need = min(need, stratus.maxKeep)
-	}
-	return need - spare
-}
-
-func (pl *planner) dayPool() int {
-	t := pl.now
-	if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday || t.Hour() < 8 || t.Hour() >= 18 {
-		return 0
-	}
-	return stratus.maxKeep
+	return c
 }

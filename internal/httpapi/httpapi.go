@@ -21,6 +21,8 @@ import (
 	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
+	"github.com/stratus-cloud/stratus/internal/region"
+	"github.com/stratus-cloud/stratus/internal/schedule"
 	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -35,6 +37,10 @@ type Handler struct {
 	Jobs     *scheduler.Service
 	Cost     *cost.Reporter
 	Hub      *dispatch.Hub
+	// Regions serves /v1/regions (regions.go); nil refuses those calls.
+	Regions *region.Service
+	// Schedules serves /v1/schedules (schedules.go); nil serves none.
+	Schedules *schedule.Service
 	// Binary, if set, is served at /v1/agent/binary for instances to
 	// install the agent from.
 	Binary  *Binary
@@ -80,6 +86,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/agent/work", h.agent(h.agentWork))
 	m.HandleFunc("POST /v1/agent/execs/{id}/stream", h.agent(h.agentStream))
 	h.jobRoutes(m)
+	h.scheduleRoutes(m)
+	h.regionRoutes(m)
 	m.HandleFunc("GET /v1/agent/binary", h.serveBinary)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

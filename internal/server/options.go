@@ -20,8 +20,12 @@ type Options struct {
 	// AdvertiseURL is the URL agents use to reach the API (default
 	// http://<Listen>).
 	AdvertiseURL string
-	// Provider names the cloud: "local" (default).
+	// Provider names the cloud: "local" (default) or "aws".
 	Provider string
+	// AWS configures the aws provider.
+	AWS AWSOptions
+	// CatalogFile replaces the built-in instance type catalog (prices).
+	CatalogFile string
 	// TemplateFile is an admin template (native spec) that requests are
 	// merged onto; empty uses the built-in defaults.
 	TemplateFile string
@@ -36,6 +40,10 @@ type Options struct {
 	// ReconcileInterval is how often controllers run when nothing wakes
 	// them earlier (default 2s).
 	ReconcileInterval time.Duration
+	// ClockFile, if set, is read for the schedules' current time (RFC 3339
+	// on one line; the wall clock while it holds none), so that end-to-end
+	// tests can move schedules through their ticks.
+	ClockFile string
 	// Logger receives the server's logs (default: text to Stderr).
 	Logger *slog.Logger
 	// Stdout receives the messages meant for the person starting the server.

@@ -25,6 +25,8 @@ import (
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
+	"github.com/stratus-cloud/stratus/internal/region"
+	"github.com/stratus-cloud/stratus/internal/schedule"
 	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
@@ -118,6 +120,18 @@ func Run(ctx context.Context, opts Options) error {
 
 	clk := clock.Real{}
 	catalog := cost.DefaultCatalog()
+	if opts.CatalogFile != "" {
+		data, err := os.ReadFile(opts.CatalogFile)
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		if catalog, err = cost.ParseCatalog(data); err != nil {
+			return fmt.Errorf("%s: %w", opts.CatalogFile, err)
+		}
+	}
+	binary := &httpapi.Binary{}
+	// advertise is the URL agents reach the API at, set once listening.
+	var advertise string
 	var prov provider.Provider
 	switch opts.Provider {
 	case "local":
@@ -134,8 +148,12 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return fmt.Errorf("local provider: %w", err)
 		}
+	case "aws":
+		if prov, err = newAWS(ctx, opts.AWS, catalog, clk, log.With("provider", "aws"), binary, &advertise); err != nil {
+			return fmt.Errorf("aws provider: %w", err)
+		}
 	default:
-		return fmt.Errorf("unknown provider %q: use local", opts.Provider)
+		return fmt.Errorf("unknown provider %q: use local or aws", opts.Provider)
 	}
 	regions, err := prov.Regions(ctx)
 	if err != nil {
@@ -147,7 +165,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
 	url := "http://" + ln.Addr().String()
-	advertise := opts.AdvertiseURL
+	advertise = opts.AdvertiseURL
 	if advertise == "" {
 		advertise = url
 	}
@@ -169,8 +187,30 @@ func Run(ctx context.Context, opts Options) error {
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
 		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
-		Binary: &httpapi.Binary{},
+		Binary: binary,
 		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
+	}
+	// Regions (capability 3): replication, check and clear, through the
+	// provider's images, key pairs and security groups.
+	regionRes, _ := prov.(provider.Resources)
+	handler.Regions = &region.Service{
+		Store: st, Provider: prov, Resources: regionRes, Catalog: catalog, Clock: clk, Logger: log.With("component", "region"),
+		Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise, Busy: workerBusy(st),
+	}
+	// Schedules (capability 4) run on their own clock, which tests can
+	// move through a file (serve --clock-file).
+	schedClock := clock.Clock(clk)
+	if opts.ClockFile != "" {
+		schedClock = &clock.File{Path: opts.ClockFile}
+	}
+	schedules := &schedule.Controller{
+		Store: st, Provider: prov, Hub: hub, Clock: schedClock, Logger: log.With("component", "schedule"),
+		Launcher: cluster.Launcher{Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise},
+		Billing:  prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth,
+	}
+	handler.Schedules = &schedule.Service{
+		Store: st, Clock: schedClock, Logger: log, Regions: regions, Wake: runner.Wake,
+		Billing: prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth,
 	}
 	handler.Init()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
@@ -187,8 +227,10 @@ func Run(ctx context.Context, opts Options) error {
 				OnCapacity: capacity.Report, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
 			},
 			sched,
+			schedules,
 			&gc.Collector{Store: st, Provider: prov, Installation: installation, Clock: clk, Logger: log},
 		)
+		schedules.Wait() // runs cut short by the shutdown stop their workers
 	}()
 
 	serveErr := make(chan error, 1)
@@ -290,4 +332,21 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// workerBusy reports whether a schedule's run that has not ended is on a
+// region's worker, so that configure leaves its instance running.
+func workerBusy(st store.Store) func(ctx context.Context, node string) (bool, error) {
+	return func(ctx context.Context, node string) (bool, error) {
+		runs, err := st.ListScheduleRuns(ctx, store.ScheduleRunFilter{Unended: true})
+		if err != nil {
+			return false, err
+		}
+		for _, r := range runs {
+			if r.Node == node {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }

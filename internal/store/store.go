@@ -177,6 +177,7 @@ type Queries interface {
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 
 	JobQueries
+	SchedulesQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx
@@ -316,4 +317,133 @@ type JobQueries interface {
 	CloseUsage(ctx context.Context, id int64, end time.Time) error
 	// ListUsage returns matching periods ordered by Start, then ID.
 	ListUsage(ctx context.Context, f UsageFilter) ([]*Usage, error)
+}
+
+// Schedule is a cron-timed command run on a region's worker: at each tick
+// the worker is started (created if missing), the command runs through its
+// agent, and the worker is stopped again.
+type Schedule struct {
+	Name  string
+	Owner string
+	// Cron is a standard five-field cron expression (or a descriptor such
+	// as @hourly), read in Timezone (an IANA name; "" means UTC).
+	Cron     string
+	Timezone string
+	// Regions are the regions runs take in turn; one region means every
+	// run goes there. Rotate records that they were given as a rotation.
+	Regions []string
+	Rotate  bool
+	// NextRegion is the index in Regions of the next run's region.
+	NextRegion int
+	Argv       []string
+	// MaxRuntime bounds the command; it is killed after it.
+	MaxRuntime time.Duration
+	// LastTick is the latest tick the controller has dealt with (ran,
+	// skipped or recorded as missed); ticks after it are still to come.
+	LastTick time.Time
+	// Deleting is set when deletion was asked while a run was going: the
+	// run is cut short, its worker stopped, then the record goes.
+	Deleting  bool
+	CreatedAt time.Time
+	Version   int64
+}
+
+// RunState is where a schedule's run is.
+type RunState string
+
+// Run states. A run is pending (asked for, not started) or running, then
+// ends succeeded, failed, timed_out (killed at the schedule's maximum run
+// time) or cancelled (its schedule was deleted). A tick that came while a
+// run was going is recorded as skipped; a tick that passed while no
+// controller looked (the control plane was down) as missed.
+const (
+	RunPending   RunState = "pending"
+	RunRunning   RunState = "running"
+	RunSucceeded RunState = "succeeded"
+	RunFailed    RunState = "failed"
+	RunTimedOut  RunState = "timed_out"
+	RunCancelled RunState = "cancelled"
+	RunSkipped   RunState = "skipped"
+	RunMissed    RunState = "missed"
+)
+
+// Busy reports whether a run in state s has not yet come to an outcome.
+func (s RunState) Busy() bool { return s == RunPending || s == RunRunning }
+
+// Run triggers.
+const (
+	TriggerTick    = "tick"
+	TriggerCatchUp = "catch-up"
+	TriggerManual  = "manual"
+)
+
+// ScheduleRun is one run of a schedule, or one tick that did not run.
+type ScheduleRun struct {
+	// ID is assigned by CreateScheduleRun across the installation; Number
+	// counts the schedule's runs: 1, 2, 3, ...
+	ID       int64
+	Schedule string
+	Number   int
+	// Trigger is tick, catch-up or manual; Tick is the tick it is for
+	// (zero for a manual run).
+	Trigger string
+	Tick    time.Time
+	State   RunState
+	// Reason explains the state (why it failed, was skipped or missed).
+	Reason string
+	Region string
+	// Node is the worker's node record; InstanceID its instance.
+	Node       string
+	InstanceID string
+	// StartedAt is when the run began (before its worker was started);
+	// CommandStartedAt when the worker's agent took the command; EndedAt
+	// when the run was over, its worker stopped (zero until then).
+	StartedAt        time.Time
+	CommandStartedAt time.Time
+	EndedAt          time.Time
+	// ExitCode is the command's exit code; -1 when it has none.
+	ExitCode int
+	// CostMicros is what the worker cost over the run's window.
+	CostMicros      int64
+	OutputBytes     int64
+	OutputTruncated bool
+	Version         int64
+}
+
+// ScheduleRunFilter selects runs. Empty fields match everything; Unended
+// keeps runs whose EndedAt is zero. Runs come in ID order.
+type ScheduleRunFilter struct {
+	Schedule string
+	Unended  bool
+}
+
+// SchedulesQueries are the per-table operations on schedules and their runs.
+type SchedulesQueries interface {
+	// CreateSchedule inserts s (Version becomes 1); ErrConflict if the
+	// name exists. A zero CreatedAt is set to the current time.
+	CreateSchedule(ctx context.Context, s *Schedule) error
+	GetSchedule(ctx context.Context, name string) (*Schedule, error)
+	// ListSchedules returns every schedule ordered by name.
+	ListSchedules(ctx context.Context) ([]*Schedule, error)
+	// UpdateSchedule writes s if its Version is current and increments it;
+	// ErrConflict otherwise, ErrNotFound if it is gone.
+	UpdateSchedule(ctx context.Context, s *Schedule) error
+	// DeleteSchedule removes the schedule and its runs (with their
+	// output); ErrNotFound if absent.
+	DeleteSchedule(ctx context.Context, name string) error
+
+	// CreateScheduleRun inserts r, assigning r.ID and r.Number (one more
+	// than the schedule's highest); Version becomes 1.
+	CreateScheduleRun(ctx context.Context, r *ScheduleRun) error
+	// GetScheduleRun returns run number of schedule; ErrNotFound if absent.
+	GetScheduleRun(ctx context.Context, schedule string, number int) (*ScheduleRun, error)
+	ListScheduleRuns(ctx context.Context, f ScheduleRunFilter) ([]*ScheduleRun, error)
+	// UpdateScheduleRun writes r if its Version is current and increments it.
+	UpdateScheduleRun(ctx context.Context, r *ScheduleRun) error
+	// SetScheduleRunOutput replaces the output kept for run id (by ID);
+	// ErrNotFound if no run has that id.
+	SetScheduleRunOutput(ctx context.Context, id int64, output []byte) error
+	// ScheduleRunOutput returns the output kept for run id (nil if none);
+	// ErrNotFound if no run has that id.
+	ScheduleRunOutput(ctx context.Context, id int64) ([]byte, error)
 }

@@ -84,6 +84,7 @@ type Provider struct {
 	tokens     map[string]string // region + "\x00" + token → id
 	nextID     int
 	nextAddr   int
+	res        resources // images, key pairs, security groups: resources.go
 }
 
 var _ provider.Provider = (*Provider)(nil)

@@ -25,7 +25,7 @@ const (
 	CallTerminate = "terminate"
 )
 
-var callNames = []string{CallRegions, CallLaunch, CallDescribe, CallStart, CallStop, CallTerminate}
+var callNames = append([]string{CallRegions, CallLaunch, CallDescribe, CallStart, CallStop, CallTerminate}, resourceCalls...)
 
 // Behaviour tells the local cloud how to misbehave. It is read from
 // Root/behaviour.json on every call; the fields present in the file replace

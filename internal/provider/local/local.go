@@ -51,6 +51,15 @@
 // into the instance directory, and the instance is terminated once the clock
 // passes InterruptionAt.
 //
+// # Images, key pairs, security groups
+//
+// The cloud also implements provider.Resources, kept in state.json per
+// region (instance profiles are global). Every region has a base image,
+// name "stratus-base" and id "ami-local-base"; a copied image is pending
+// for ImageCopyDelay (1s) on the clock, then available. Key fingerprints
+// are "SHA256:" + the unpadded base64 SHA-256 of the key's blob, as
+// ssh-keygen prints them. See resources.go.
+//
 // # Behaviour file
 //
 // Root/behaviour.json makes the cloud slow, flaky or full. It is re-read on
@@ -61,7 +70,8 @@
 //	  "api_delay": "100ms",       // every call waits this long first (real time; honours ctx)
 //	  "fail_rate": 0.1,           // probability 0..1 that a call fails with a retryable *InjectedError
 //	  "fail_calls": ["launch"],   // calls fail_rate applies to; empty = all of
-//	                              //   regions, launch, describe, start, stop, terminate
+//	                              //   regions, launch, describe, start, stop, terminate,
+//	                              //   and the resource calls (copy_image, ...: resources.go)
 //	  "fail_after_effect": false, // true: the failure comes after the call took effect (lost response)
 //	  "no_capacity": ["c5.large"] // Launch of these types returns *provider.CapacityError
 //	}

@@ -32,6 +32,9 @@ type cloudState struct {
 	// before the instance's process is started and removed when the instance
 	// is purged.
 	Tokens map[string]map[string]string `json:"tokens"`
+	// Resources holds images, key pairs, security groups and instance
+	// profiles (resources.go); nil until the first is made.
+	Resources *resourceState `json:"resources,omitempty"`
 }
 
 // record is one instance in the state file.

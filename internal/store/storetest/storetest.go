@@ -53,6 +53,15 @@
 //     closing a closed or missing period is ErrNotFound. UsageFilter.Since
 //     keeps periods open or ending strictly after it; filters combine with
 //     AND.
+//   - Schedules. CreateSchedule fills a zero CreatedAt like CreateCluster;
+//     UpdateSchedule is versioned like UpdateNode. Regions and Argv: nil and
+//     empty are equivalent. MaxRuntime round-trips to the nanosecond.
+//     DeleteSchedule removes the schedule's runs too. CreateScheduleRun
+//     numbers a schedule's runs 1, 2, 3, ... (after DeleteSchedule, from 1
+//     again) and assigns increasing IDs; ListScheduleRuns returns ID order
+//     and never the output; UpdateScheduleRun keeps the output, which only
+//     SetScheduleRunOutput replaces. Output round-trips byte for byte; nil
+//     and empty are equivalent.
 //   - Not-found and conflict errors satisfy errors.Is with store.ErrNotFound
 //     and store.ErrConflict.
 //
@@ -84,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, newStore) })
 	t.Run("JobOutput", func(t *testing.T) { t.Parallel(); testOutput(t, newStore) })
 	t.Run("Usage", func(t *testing.T) { t.Parallel(); testUsage(t, newStore) })
+	t.Run("Schedules", func(t *testing.T) { t.Parallel(); testSchedules(t, newStore) })
 	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
 }
 
