@@ -187,7 +187,7 @@ func Run(ctx context.Context, opts Options) error {
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
 		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
-		Binary: binary,
+		Binary:  binary,
 		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
 	}
 	// Regions (capability 3): replication, check and clear, through the

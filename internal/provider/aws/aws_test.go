@@ -21,9 +21,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/stratus-cloud/stratus/internal/awspolicy"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/provider"
-	"github.com/stratus-cloud/stratus/internal/awspolicy"
 	"github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/aws/ec2fake"
 	"github.com/stratus-cloud/stratus/internal/provider/providertest"
