@@ -67,6 +67,9 @@ func newPlanner(in Input) *planner {
 	pl := &planner{in: in, now: in.Now, p: in.Policy}
 	pl.p.Min = max(pl.p.Min, 0)
 	pl.p.Max = max(pl.p.Max, pl.p.Min)
+	if pl.p.ScaleDown == "" {
+		pl.p.ScaleDown = ScaleDownStratus
+	}
 	pl.total = len(in.Nodes)
 	for _, n := range in.Nodes {
 		switch {
@@ -83,14 +86,8 @@ func newPlanner(in Input) *planner {
 	})
 
 	avail := len(pl.idle) + pl.booting
-	if pl.p.ScaleDown == ScaleDownStratus && stratus.freeSoon {
-		soon := pl.now.Add(pl.p.LaunchLatency)
-		for _, n := range in.Nodes {
-			if n.Ready && n.Busy && n.BusyUntil.After(pl.now) && !n.BusyUntil.After(soon) {
-				avail++
-				pl.wake(n.BusyUntil)
-			}
-		}
+	if pl.stratus() {
+		avail += pl.freeSoon()
 	}
 	for _, q := range in.Queue {
 		need := max(q.Nodes, 1)
@@ -113,6 +110,11 @@ func newPlanner(in Input) *planner {
 	}
 	pl.claimed = min(len(pl.idle), pl.demandNodes)
 	return pl
+}
+
+// stratus reports whether the stratus policy is scaling the fleet.
+func (pl *planner) stratus() bool {
+	return pl.p.Autoscaling && pl.p.ScaleDown == ScaleDownStratus
 }
 
 // removalOrder orders idle nodes: paid time running out soonest first,
@@ -166,12 +168,14 @@ func (pl *planner) scaleUp() {
 			}
 		}
 	}
-	if p.Autoscaling && p.ScaleDown == ScaleDownStratus {
-		if n := pl.poolLaunch(); n > 0 && pl.unserved <= 0 {
-			want = max(want, n)
-			why = "for expected demand"
-		} else if n > 0 && want > 0 {
-			want += n
+	if pl.stratus() {
+		if n := pl.warmLaunch(); n > 0 {
+			if want > 0 {
+				want += n
+				why += fmt.Sprintf(" and %d ahead of expected demand", n)
+			} else {
+				want, why = n, "ahead of expected demand"
+			}
 		}
 	}
 	if room := p.Max - pl.total; want > room {
