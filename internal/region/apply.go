@@ -202,6 +202,9 @@ func (a *applier) applyWorker(ctx context.Context, st Step, out *api.RegionStep)
 	}
 	if st.Action == Keep {
 		out.Reason = "stopped"
+		if st.Reason != "" {
+			out.Reason = st.Reason
+		}
 		return api.RegionFound, nil
 	}
 	if a.image == "" {

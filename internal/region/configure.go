@@ -39,8 +39,10 @@ func (s *Service) Configure(ctx context.Context, owner string, req api.RegionCon
 	if req.Home == "" {
 		return resp, invalid("home", "name the home region to copy from (--from)")
 	}
-	if _, err := s.checkRegions(ctx, []string{req.Home}); err != nil {
-		return resp, invalid("home", "%s", strings.TrimPrefix(err.Error(), "invalid regions: "))
+	if known, err := s.Provider.Regions(ctx); err != nil {
+		return resp, fmt.Errorf("list the provider's regions: %w", err)
+	} else if !slices.Contains(known, req.Home) {
+		return resp, invalid("home", "unknown region %q; the %s provider has %s", req.Home, s.Provider.Name(), strings.Join(known, ", "))
 	}
 	cfg := Config{
 		Home: req.Home, Image: req.Image, KeyName: req.KeyName, PublicKey: strings.TrimSpace(req.PublicKey),

@@ -406,6 +406,9 @@ func planWorker(d Desired, o Observed) []Step {
 		s.Action, s.Drift, s.Relaunch, s.Reason = Create, true, true, fmt.Sprintf("the worker's instance %s is gone", main.InstanceID)
 	case in.State == provider.StateStopped && registered:
 		s.Action = Keep
+		if d.Worker.Type != "" && main.Type != d.Worker.Type {
+			s.Drift, s.Reason = true, fmt.Sprintf("the worker is a %s, configured %s; configure does not replace a worker: clear the region and configure it again", main.Type, d.Worker.Type)
+		}
 	case o.Busy[main.ID]:
 		s.Action, s.Reason = Keep, fmt.Sprintf("%s for a schedule's run; left as it is", in.State)
 	case in.State == provider.StateStopped:

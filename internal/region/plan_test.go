@@ -266,6 +266,12 @@ func TestPlan(t *testing.T) {
 			want: []string{imgKeep, keyKeep, sgKeep, profile, "worker repair n-1 id=i-1 node=n-1"},
 		},
 		{
+			name:   "WorkerOfAnotherTypeIsDriftNotReplaced",
+			d:      func(d *region.Desired) { d.Worker.Type = "t3.small" },
+			want:   []string{imgKeep, keyKeep, sgKeep, profile, "worker keep n-1 id=i-1 node=n-1 drift"},
+			reason: map[int]string{4: "the worker is a t3.micro, configured t3.small"},
+		},
+		{
 			name: "BusyWorkerIsLeftRunning",
 			o: func(o *region.Observed) {
 				o.Instances[0].State = provider.StateRunning

@@ -35,10 +35,8 @@ const (
 	DefaultWorkerGB     = 8
 )
 
-var (
-	errDeleted  = errors.New(ReasonDeleted)
-	errShutdown = errors.New(ReasonStopped)
-)
+// errDeleted is the cause a run is cancelled with when its schedule is deleted.
+var errDeleted = errors.New(ReasonDeleted)
 
 // Controller starts the runs that schedules' ticks call for and sees every
 // run through to its worker being stopped. Runs go on in goroutines of
@@ -73,6 +71,10 @@ type Controller struct {
 	OutputLimit int
 	// Interval is the longest RequeueAfter asked for (default 2s).
 	Interval time.Duration
+	// Stopping, if set, is closed when the control plane shuts down: its
+	// HTTP server stops first, cutting the agents' streams, and a run whose
+	// stream is cut then is recorded as stopped with the control plane.
+	Stopping <-chan struct{}
 
 	mu     sync.Mutex
 	active map[int64]context.CancelCauseFunc // runs going in this process
@@ -153,10 +155,16 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 		return reconcile.Result{}, err
 	}
 	var errs []error
-	busy := map[string]bool{}
+	busy := map[string]bool{} // schedules with a run pending or running
+	active := map[int64]bool{}
 	for _, r := range unended {
 		if c.isActive(r.ID) {
+			active[r.ID] = true
 			busy[r.Schedule] = busy[r.Schedule] || r.State.Busy()
+		}
+	}
+	for _, r := range unended {
+		if active[r.ID] {
 			continue
 		}
 		sc := byName[r.Schedule]
@@ -165,6 +173,9 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 			if sc == nil || sc.Deleting {
 				errs = append(errs, c.endUnstarted(ctx, r, store.RunCancelled, ReasonDeleted))
 				continue
+			}
+			if busy[r.Schedule] {
+				continue // a tick's run started first: this one waits for it
 			}
 			if err := c.startPending(ctx, sc, r); err != nil {
 				errs = append(errs, fmt.Errorf("schedule %s: start run %d: %w", r.Schedule, r.Number, err))

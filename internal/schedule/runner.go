@@ -65,6 +65,16 @@ func (c *Controller) execute(ctx context.Context, sc *store.Schedule, r *store.S
 	}
 }
 
+// stopping reports whether the control plane is shutting down.
+func (c *Controller) stopping() bool {
+	select {
+	case <-c.Stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 func failed(format string, args ...any) outcome {
 	return outcome{state: store.RunFailed, reason: fmt.Sprintf(format, args...), exit: -1}
 }
@@ -115,6 +125,8 @@ func (c *Controller) runCommand(ctx context.Context, log *slog.Logger, sc *store
 		select {
 		case f, ok := <-s.Frames:
 			switch {
+			case !ok && c.stopping():
+				return failed("%s", ReasonStopped)
 			case !ok:
 				return failed("the worker's agent stopped streaming before the command finished")
 			case f.Error != "":

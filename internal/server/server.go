@@ -206,7 +206,7 @@ func Run(ctx context.Context, opts Options) error {
 	schedules := &schedule.Controller{
 		Store: st, Provider: prov, Hub: hub, Clock: schedClock, Logger: log.With("component", "schedule"),
 		Launcher: cluster.Launcher{Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise},
-		Billing:  prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth,
+		Billing:  prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth, Stopping: stopping,
 	}
 	handler.Schedules = &schedule.Service{
 		Store: st, Clock: schedClock, Logger: log, Regions: regions, Wake: runner.Wake,
