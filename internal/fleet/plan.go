@@ -148,12 +148,12 @@ func (pl *planner) scaleUp() {
 	want := 0
 	why := ""
 	switch {
-	case p.ScaleDown == ScaleDownStatic:
-		want = p.Max - pl.total
-		why = fmt.Sprintf("to keep the fleet at its maximum (%d)", p.Max)
 	case !p.Autoscaling:
 		want = p.Min - pl.total
 		why = fmt.Sprintf("to keep %d nodes (autoscaling off)", p.Min)
+	case p.ScaleDown == ScaleDownStatic:
+		want = p.Max - pl.total
+		why = fmt.Sprintf("to keep the fleet at its maximum (%d)", p.Max)
 	default:
 		want = p.Min - pl.total
 		why = fmt.Sprintf("to reach the minimum (%d)", p.Min)
@@ -180,7 +180,7 @@ func (pl *planner) scaleUp() {
 	}
 	if room := p.Max - pl.total; want > room {
 		want = room
-		if pl.unserved > 0 || p.ScaleDown == ScaleDownStatic {
+		if pl.unserved > 0 && p.Autoscaling {
 			defer pl.say("max reached (%s)", plural(p.Max, "node"))
 		}
 	}
@@ -230,18 +230,23 @@ func (pl *planner) scaleDown() {
 	if len(cands) == 0 {
 		return
 	}
+	// A fixed-size fleet (autoscaling off: Min; static: Max) only sheds
+	// nodes above its size, when the policy changed.
+	fixed, size := !p.Autoscaling, p.Min
+	if p.Autoscaling && p.ScaleDown == ScaleDownStatic {
+		fixed, size = true, p.Max
+	}
 	limit := pl.total - p.Min // removals allowed
-	if p.ScaleDown == ScaleDownStatic {
-		limit = pl.total - p.Max
+	if fixed {
+		limit = pl.total - size
 	}
 	limit = min(limit, len(cands))
 	if limit <= 0 {
 		return
 	}
-	if !p.Autoscaling || p.ScaleDown == ScaleDownStatic {
-		// A fixed-size fleet above its size (the policy changed).
+	if fixed {
 		pl.remove(cands[:limit])
-		pl.say("removing %s above the fleet size (%d)", plural(limit, "idle node"), pl.total-limit)
+		pl.say("removing %s above the fleet size (%d)", plural(limit, "idle node"), size)
 		return
 	}
 	if over := pl.total - p.Max; over > 0 {

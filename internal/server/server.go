@@ -23,6 +23,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/gc"
 	"github.com/stratus-cloud/stratus/internal/httpapi"
 	"github.com/stratus-cloud/stratus/internal/provider"
+	awsprovider "github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
 	"github.com/stratus-cloud/stratus/internal/region"
@@ -133,6 +134,8 @@ func Run(ctx context.Context, opts Options) error {
 	// advertise is the URL agents reach the API at, set once listening.
 	var advertise string
 	var prov provider.Provider
+	// grace is how long a launched instance may be missing from listings.
+	var grace time.Duration
 	switch opts.Provider {
 	case "local":
 		billing := cost.PerSecond
@@ -149,6 +152,9 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("local provider: %w", err)
 		}
 	case "aws":
+		// EC2's listing is eventually consistent: a new instance may be
+		// missing from it for a while, also after a restart of ours.
+		grace = awsprovider.DefaultConsistencyGrace
 		if prov, err = newAWS(ctx, opts.AWS, catalog, clk, log.With("provider", "aws"), binary, &advertise); err != nil {
 			return fmt.Errorf("aws provider: %w", err)
 		}
@@ -224,7 +230,7 @@ func Run(ctx context.Context, opts Options) error {
 			&cluster.Controller{
 				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
 				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
-				OnCapacity: capacity.Report, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
+				OnCapacity: capacity.Report, ConsistencyGrace: grace, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
 			},
 			sched,
 			schedules,
