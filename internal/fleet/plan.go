@@ -379,8 +379,10 @@ func (pl *planner) summary() {
 		pl.say("%s waiting for busy nodes", plural(pl.demandJobs, "queued job"))
 	case pl.total <= pl.p.Min:
 		pl.say("at minimum (%d)", pl.p.Min)
+	case pl.p.Autoscaling && pl.p.ScaleDown == ScaleDownStatic:
+		pl.say("static: kept at %s", plural(pl.total, "node"))
 	default:
-		pl.say("%d busy, %d booting", pl.busy, pl.booting)
+		pl.say("%d busy, %d idle, %d booting", pl.busy, len(pl.idle), pl.booting)
 	}
 }
 

@@ -257,7 +257,7 @@ func TestPlan(t *testing.T) {
 			name: "static never removes idle nodes",
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownStatic), minMax(0, 2)),
 				Nodes: []Node{idle("a", 9*time.Hour, 9*time.Hour), idle("b", 9*time.Hour, 9*time.Hour)}},
-			want: Decision{Reason: "0 busy, 0 booting"},
+			want: Decision{Reason: "static: kept at 2 nodes"},
 		},
 		{
 			name: "static above max (max lowered) removes the extra idle nodes",

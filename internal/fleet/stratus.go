@@ -110,6 +110,18 @@ func (f demandForecast) worth(reuse, hit time.Duration) int {
 	return bestM
 }
 
+// widest returns the width of the widest arrival of the last window.
+func (pl *planner) widest(window time.Duration) int {
+	w := 0
+	from := pl.now.Add(-window)
+	for _, a := range pl.in.Recent {
+		if a.At.After(from) && !a.At.After(pl.now) {
+			w = max(w, a.Nodes)
+		}
+	}
+	return w
+}
+
 // keepStratus decides which idle nodes the stratus policy keeps.
 func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	sp := stratusFor(pl.p)
@@ -149,7 +161,7 @@ func (pl *planner) warmLaunch() int {
 	if sp.warm <= 0 {
 		return 0
 	}
-	f := pl.forecast(sp.window, pl.p.Max)
+	f := pl.forecast(sp.window, min(pl.p.Max, pl.widest(sp.window)))
 	pl.wake(f.changes)
 	m := f.worth(0, sp.warm)
 	spare := max(0, len(pl.idle)+pl.booting-pl.demandNodes) + pl.freeSoon()

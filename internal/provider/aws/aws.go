@@ -128,6 +128,11 @@ type RegionConfig struct {
 	// SubnetID places instances; empty means the default VPC's default
 	// subnet.
 	SubnetID string
+	// VpcID is the VPC of the security groups the provider creates and
+	// lists (provider.Resources); empty means the region's default VPC for
+	// new groups and every VPC when listing. Set it with SubnetID when the
+	// subnet is not in the default VPC.
+	VpcID string
 	// SecurityGroupIDs are attached to every instance; empty means the
 	// VPC's default group.
 	SecurityGroupIDs []string
@@ -160,6 +165,11 @@ type Options struct {
 	// adaptive retryer of MaxAttempts and MaxBackoff, Endpoint and
 	// ClientOptions.
 	NewClient func(region string) EC2API
+	// NewIAMClient returns the IAM API (global), used by
+	// EnsureInstanceProfile; it is called once, on first use. Default: an
+	// *iam.Client made like the default EC2 clients (Endpoint and
+	// ClientOptions do not apply).
+	NewIAMClient func() IAMAPI
 	// Endpoint is the base URL of an EC2-compatible endpoint, for the
 	// default NewClient; empty means AWS's.
 	Endpoint string
@@ -201,6 +211,8 @@ type Provider struct {
 
 	mu     sync.Mutex
 	recent map[recentKey]*recentLaunch
+
+	res resourceState // provider.Resources (resources.go)
 }
 
 type recentKey struct{ region, id string }
@@ -259,6 +271,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
+	p.res.init(opts)
 	for i := range p.regions {
 		rc := &p.regions[i]
 		if rc.Name == "" {

@@ -1,6 +1,8 @@
 // Package ec2fake is a programmable in-memory fake of exactly the EC2 calls
 // the aws provider makes (RunInstances, DescribeInstances, StartInstances,
-// StopInstances, TerminateInstances), faithful to EC2's documented behaviour
+// StopInstances, TerminateInstances, and the image, key pair and security
+// group calls described in resources.go), and of its IAM calls (iam.go),
+// faithful to EC2's documented behaviour
 // where the provider depends on it:
 //
 //   - RunInstances is idempotent by ClientToken (per region): the same token
@@ -106,6 +108,9 @@ type Options struct {
 	// SpotPercent is the spot price as a percentage of the on-demand price.
 	// Default DefaultSpotPercent.
 	SpotPercent int
+	// CopyDelay is how long a copied image stays pending (resources.go).
+	// Zero means it is available from the next call on.
+	CopyDelay time.Duration
 }
 
 // Fake is an in-memory EC2. It is safe for concurrent use.
@@ -122,6 +127,7 @@ type Fake struct {
 	denied     map[string]bool   // action → UnauthorizedOperation
 	calls      map[string]int    // action → calls received
 	runInputs  []*ec2.RunInstancesInput
+	rs         resources // images, key pairs, groups, IAM (resources.go, iam.go)
 }
 
 type region struct {

@@ -18,7 +18,7 @@ type paramsKey struct{}
 //
 //	client := ec2.New(ec2.Options{Region: "us-east-1", Credentials: creds}, fake.ClientOptions())
 //
-// Operations other than the five the fake serves fail with InvalidAction.
+// Operations the fake does not serve fail with InvalidAction.
 func (f *Fake) ClientOptions() func(*ec2.Options) {
 	return func(o *ec2.Options) {
 		o.APIOptions = append(o.APIOptions, f.addMiddleware)
@@ -54,7 +54,10 @@ func (f *Fake) addMiddleware(stack *middleware.Stack) error {
 		case *ec2.TerminateInstancesInput:
 			out, err = c.TerminateInstances(ctx, p)
 		default:
-			err = APIError("InvalidAction", "The action "+awsmiddleware.GetOperationName(ctx)+" is not valid for this web service.")
+			var ok bool
+			if out, ok, err = answerResources(ctx, c, p); !ok {
+				err = APIError("InvalidAction", "The action "+awsmiddleware.GetOperationName(ctx)+" is not valid for this web service.")
+			}
 		}
 		if err != nil {
 			return middleware.FinalizeOutput{}, middleware.Metadata{}, err
