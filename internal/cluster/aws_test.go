@@ -96,6 +96,8 @@ func tokenOfUserData(t *testing.T, ud *string) string {
 // before they reach EC2 (throttling), or lets them reach EC2 and then loses
 // the response (a connection reset after EC2 acted).
 type faultyEC2 struct {
+	// EC2API passes through the calls the wrapper does not intercept.
+	aws.EC2API
 	next aws.EC2API
 
 	mu     sync.Mutex
@@ -108,7 +110,7 @@ type faultyEC2 struct {
 var _ aws.EC2API = (*faultyEC2)(nil)
 
 func newFaultyEC2(next aws.EC2API) *faultyEC2 {
-	return &faultyEC2{next: next, before: map[string][]error{}, after: map[string][]error{}}
+	return &faultyEC2{EC2API: next, next: next, before: map[string][]error{}, after: map[string][]error{}}
 }
 
 // failBefore makes the next len(errs) calls of action fail with errs

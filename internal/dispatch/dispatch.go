@@ -105,6 +105,13 @@ func (h *Hub) Cancel(s *Session) {
 	s.doneOnce.Do(func() { close(s.done) })
 }
 
+// Session returns the session of exec id, or nil if none waits for it.
+func (h *Hub) Session(id string) *Session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.execs[id]
+}
+
 // Poll returns the execs waiting for node, waiting until there is one, the
 // node is woken (Wake) or ctx ends; then it returns nothing.
 func (h *Hub) Poll(ctx context.Context, node string) []api.ExecAssignment {

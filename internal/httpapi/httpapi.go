@@ -55,9 +55,6 @@ type Handler struct {
 	PollWait time.Duration
 
 	mux *http.ServeMux
-	// callers maps an exec's id to a channel closed when its caller has
-	// gone, so that the agent's stream is cut and the command killed.
-	callers sync.Map
 }
 
 // ServeHTTP implements http.Handler.
@@ -223,13 +220,7 @@ func (h *Handler) exec(w http.ResponseWriter, r *http.Request, c cluster.Caller)
 		return
 	}
 	s := h.Hub.Start(head.ID, req)
-	gone := make(chan struct{})
-	h.callers.Store(s.ID, gone)
-	defer func() {
-		close(gone)
-		h.callers.Delete(s.ID)
-		h.Hub.Cancel(s)
-	}()
+	defer h.Hub.Cancel(s) // a caller gone cuts the agent's stream: the command is killed
 	timeout := h.ExecPickupTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -326,7 +317,9 @@ func (h *Handler) agentWork(w http.ResponseWriter, r *http.Request, _ string, n 
 		if h.Jobs != nil {
 			work.Jobs, work.Kill, err = h.Jobs.Work(r.Context(), n, req.Running)
 			if err != nil {
-				writeError(w, h.Logger, err)
+				if r.Context().Err() == nil { // else the agent went away: nobody to answer
+					writeError(w, h.Logger, err)
+				}
 				return
 			}
 		}
@@ -343,8 +336,8 @@ func (h *Handler) agentWork(w http.ResponseWriter, r *http.Request, _ string, n 
 func (h *Handler) agentStream(w http.ResponseWriter, r *http.Request, _ string, n *store.Node) {
 	id := r.PathValue("id")
 	var gone <-chan struct{} // stays nil when no caller waits (Stream refuses the exec)
-	if v, ok := h.callers.Load(id); ok {
-		gone = v.(chan struct{})
+	if s := h.Hub.Session(id); s != nil {
+		gone = s.Done()
 	}
 	// The frames are read in their own goroutine so that, if the caller
 	// goes away while the command is silent, the agent is answered at once

@@ -316,6 +316,9 @@ func (s *Service) Work(ctx context.Context, node *store.Node, running []api.JobR
 			return nil, nil, err
 		}
 	}
+	if node.Cluster == "" {
+		return nil, kill, nil // a region's worker: it runs no jobs
+	}
 	js, err := s.Store.ListJobs(ctx, store.JobFilter{Cluster: node.Cluster, States: []store.JobState{store.JobRunning}})
 	if err != nil {
 		return nil, nil, err
