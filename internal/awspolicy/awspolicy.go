@@ -8,12 +8,24 @@
 // tag on the instance and its volumes, tags can be written only as part of
 // RunInstances (so an existing instance cannot be re-tagged into the
 // installation's reach), and start, stop and terminate apply only to
-// instances carrying the tag. DescribeInstances cannot be scoped by AWS and
-// is granted on "*".
+// instances carrying the tag. The Describe actions cannot be scoped by AWS
+// and are granted on "*".
 //
-// The documents cover the instance lifecycle (capability 10). Images, key
-// pairs, security groups and instance roles managed across regions
-// (capability 3) need further statements, not included here.
+// The images, key pairs, security groups and instance profile that regions
+// are made of (capability 3) are confined the same way where AWS supports
+// it: CopyImage, ImportKeyPair and CreateSecurityGroup must put the
+// installation tag on what they create (aws:RequestTag; tags only as part
+// of those calls), DeregisterImage, DeleteKeyPair, DeleteSecurityGroup and
+// the ingress rule changes apply only to resources carrying the tag
+// (aws:ResourceTag). CreateSecurityGroup is also granted on VPCs (which do
+// not carry the tag) and CopyImage on its source image through the same
+// request-tag condition. IAM: the instance role and instance profile can
+// be created only with the tag (CreateRole, TagRole, CreateInstanceProfile,
+// TagInstanceProfile with aws:RequestTag), a role can be added only to a
+// tagged profile, and GetInstanceProfile, which must see a missing
+// profile, is granted on every instance profile of the account. The role
+// put in the profile must be InstanceRoleARN: it is the only role the
+// control plane may pass.
 package awspolicy
 
 import (
@@ -95,6 +107,19 @@ func ControlPlane(o Options) string {
 		return fmt.Sprintf("arn:%s:ec2:*:%s:%s/*", partition, account, typ)
 	}
 	tagged := map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + TagInstallation: o.Installation}}
+	requestTagged := map[string]map[string]string{"StringEquals": {"aws:RequestTag/" + TagInstallation: o.Installation}}
+	image := fmt.Sprintf("arn:%s:ec2:*::image/*", partition)
+	iamARN := func(typ string) string {
+		return fmt.Sprintf("arn:%s:iam::%s:%s/*", partition, account, typ)
+	}
+	createTags := func(action, resource string) statement {
+		return statement{
+			Sid: "TagOnlyWhile" + action, Effect: "Allow",
+			Action:    []string{"ec2:CreateTags"},
+			Resource:  []string{resource},
+			Condition: map[string]map[string]string{"StringEquals": {"ec2:CreateAction": action}},
+		}
+	}
 	return render(document{Version: Version, Statement: []statement{
 		{
 			// The resources RunInstances creates that stratus tags at
@@ -123,8 +148,8 @@ func ControlPlane(o Options) string {
 		},
 		{
 			// Describe* actions support no resource-level permissions.
-			Sid: "ListInstances", Effect: "Allow",
-			Action:   []string{"ec2:DescribeInstances"},
+			Sid: "List", Effect: "Allow",
+			Action:   []string{"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups"},
 			Resource: []string{"*"},
 		},
 		{
@@ -132,6 +157,76 @@ func ControlPlane(o Options) string {
 			Action:    []string{"ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"},
 			Resource:  []string{arn("instance")},
 			Condition: tagged,
+		},
+		{
+			// The request tag is request-wide, so it also admits the
+			// source image (images have no account in their ARN).
+			Sid: "CopyImagesTaggedWithTheInstallation", Effect: "Allow",
+			Action:    []string{"ec2:CopyImage"},
+			Resource:  []string{image},
+			Condition: requestTagged,
+		},
+		createTags("CopyImage", image),
+		{
+			Sid: "DeregisterTheInstallationsImages", Effect: "Allow",
+			Action:    []string{"ec2:DeregisterImage"},
+			Resource:  []string{image},
+			Condition: tagged,
+		},
+		{
+			Sid: "ImportKeyPairsTaggedWithTheInstallation", Effect: "Allow",
+			Action:    []string{"ec2:ImportKeyPair"},
+			Resource:  []string{arn("key-pair")},
+			Condition: requestTagged,
+		},
+		createTags("ImportKeyPair", arn("key-pair")),
+		{
+			Sid: "DeleteTheInstallationsKeyPairs", Effect: "Allow",
+			Action:    []string{"ec2:DeleteKeyPair"},
+			Resource:  []string{arn("key-pair")},
+			Condition: tagged,
+		},
+		{
+			Sid: "CreateSecurityGroupsTaggedWithTheInstallation", Effect: "Allow",
+			Action:    []string{"ec2:CreateSecurityGroup"},
+			Resource:  []string{arn("security-group")},
+			Condition: requestTagged,
+		},
+		{
+			Sid: "CreateSecurityGroupsInVPCs", Effect: "Allow",
+			Action:   []string{"ec2:CreateSecurityGroup"},
+			Resource: []string{arn("vpc")},
+		},
+		createTags("CreateSecurityGroup", arn("security-group")),
+		{
+			Sid: "ManageTheInstallationsSecurityGroups", Effect: "Allow",
+			Action:    []string{"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"},
+			Resource:  []string{arn("security-group")},
+			Condition: tagged,
+		},
+		{
+			Sid: "CreateTheInstanceRoleTagged", Effect: "Allow",
+			Action:    []string{"iam:CreateRole", "iam:TagRole"},
+			Resource:  []string{iamARN("role")},
+			Condition: requestTagged,
+		},
+		{
+			Sid: "CreateTheInstanceProfileTagged", Effect: "Allow",
+			Action:    []string{"iam:CreateInstanceProfile", "iam:TagInstanceProfile"},
+			Resource:  []string{iamARN("instance-profile")},
+			Condition: requestTagged,
+		},
+		{
+			Sid: "FillTheInstallationsInstanceProfile", Effect: "Allow",
+			Action:    []string{"iam:AddRoleToInstanceProfile"},
+			Resource:  []string{iamARN("instance-profile")},
+			Condition: tagged,
+		},
+		{
+			// Must answer NoSuchEntity for a profile not made yet.
+			Sid: "ReadInstanceProfiles", Effect: "Allow",
+			Action:   []string{"iam:GetInstanceProfile"},
+			Resource: []string{iamARN("instance-profile")},
 		},
 		{
 			Sid: "PassTheInstanceRoleToEC2", Effect: "Allow",

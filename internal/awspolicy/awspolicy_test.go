@@ -99,7 +99,12 @@ func TestControlPlane(t *testing.T) {
 
 	// Every action granted is one of these.
 	want := []string{"ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "ec2:StartInstances",
-		"ec2:StopInstances", "ec2:TerminateInstances", "iam:PassRole"}
+		"ec2:StopInstances", "ec2:TerminateInstances", "iam:PassRole",
+		"ec2:DescribeImages", "ec2:CopyImage", "ec2:DeregisterImage", "ec2:DescribeKeyPairs", "ec2:ImportKeyPair",
+		"ec2:DeleteKeyPair", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+		"ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
+		"iam:GetInstanceProfile", "iam:CreateRole", "iam:TagRole", "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
+		"iam:AddRoleToInstanceProfile"}
 	for _, s := range ss {
 		for _, a := range list(s.Action) {
 			if !slices.Contains(want, a) {
@@ -133,16 +138,16 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("RunInstances granted on *")
 	}
 
-	// CreateTags only as part of RunInstances.
+	// CreateTags only as part of the calls that create tagged resources.
 	for _, s := range grants(ss, "ec2:CreateTags") {
-		if s.Condition["StringEquals"]["ec2:CreateAction"] != "RunInstances" {
-			t.Errorf("%s: CreateTags not conditioned on ec2:CreateAction = RunInstances: %v", s.Sid, s.Condition)
+		if a := s.Condition["StringEquals"]["ec2:CreateAction"]; !slices.Contains([]string{"RunInstances", "CopyImage", "ImportKeyPair", "CreateSecurityGroup"}, a) {
+			t.Errorf("%s: CreateTags not conditioned on ec2:CreateAction of a create call: %v", s.Sid, s.Condition)
 		}
 	}
 
-	// DescribeInstances on *, and * nowhere else.
+	// Describe* on *, and * nowhere else.
 	for _, s := range ss {
-		isDescribe := slices.Equal(list(s.Action), []string{"ec2:DescribeInstances"})
+		isDescribe := !slices.ContainsFunc(list(s.Action), func(a string) bool { return !strings.HasPrefix(a, "ec2:Describe") })
 		if isDescribe != slices.Equal(list(s.Resource), []string{"*"}) {
 			t.Errorf("%s: actions %v on resources %v", s.Sid, list(s.Action), list(s.Resource))
 		}
@@ -164,6 +169,32 @@ func TestControlPlane(t *testing.T) {
 			if !slices.Equal(list(s.Resource), []string{"arn:aws:ec2:*:123456789012:instance/*"}) {
 				t.Errorf("%s: %s on %v, want instances only", s.Sid, a, list(s.Resource))
 			}
+		}
+	}
+
+	// Creating and destroying: only with the installation's tag, in the
+	// request or on the resource.
+	for action, key := range map[string]string{
+		"ec2:CopyImage": "aws:RequestTag/", "ec2:ImportKeyPair": "aws:RequestTag/", "iam:CreateRole": "aws:RequestTag/",
+		"iam:TagRole": "aws:RequestTag/", "iam:CreateInstanceProfile": "aws:RequestTag/", "iam:TagInstanceProfile": "aws:RequestTag/",
+		"ec2:DeregisterImage": "aws:ResourceTag/", "ec2:DeleteKeyPair": "aws:ResourceTag/", "ec2:DeleteSecurityGroup": "aws:ResourceTag/",
+		"ec2:AuthorizeSecurityGroupIngress": "aws:ResourceTag/", "ec2:RevokeSecurityGroupIngress": "aws:ResourceTag/",
+		"iam:AddRoleToInstanceProfile": "aws:ResourceTag/",
+	} {
+		gs := grants(ss, action)
+		if len(gs) == 0 {
+			t.Errorf("%s not granted", action)
+		}
+		for _, s := range gs {
+			if s.Condition["StringEquals"][key+tagKey] != opts.Installation {
+				t.Errorf("%s: %s not conditioned on %s%s: %v", s.Sid, action, key, tagKey, s.Condition)
+			}
+		}
+	}
+	for _, s := range grants(ss, "ec2:CreateSecurityGroup") {
+		res := list(s.Resource)
+		if slices.Contains(res, "arn:aws:ec2:*:123456789012:security-group/*") && s.Condition["StringEquals"]["aws:RequestTag/"+tagKey] != opts.Installation {
+			t.Errorf("%s: CreateSecurityGroup on groups without the request tag condition", s.Sid)
 		}
 	}
 

@@ -42,6 +42,10 @@ type stratusParams struct {
 	// when deciding to keep an idle node; warm when deciding to launch one
 	// ahead of demand (0: never).
 	hit, warm time.Duration
+	// reuse says whether a reused idle node saves a billed boot (per-second
+	// billing) or not (per-hour billing: a renewed hour costs about what a
+	// fresh node's first hour does).
+	reuse bool
 	// maxIdle bounds how long a node stays idle when its paid time has run
 	// out (for per-hour billing it is one unit: renewed at most once).
 	maxIdle time.Duration
@@ -57,7 +61,7 @@ func stratusFor(p Policy) stratusParams {
 }
 
 var (
-	stratusSecondly = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 2 * time.Hour, maxIdle: time.Hour}
+	stratusSecondly = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 2 * time.Hour, reuse: true, maxIdle: time.Hour}
 	stratusHourly   = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 0, maxIdle: time.Hour}
 )
 
@@ -127,7 +131,11 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	sp := stratusFor(pl.p)
 	ks := make([]keepUntil, len(cands))
 	f := pl.forecast(sp.window, len(cands))
-	m := f.worth(pl.p.LaunchLatency, sp.hit)
+	var reuse time.Duration
+	if sp.reuse {
+		reuse = pl.p.LaunchLatency
+	}
+	m := f.worth(reuse, sp.hit)
 	kept := 0
 	// Most valuable first: the end of the removal order.
 	for i := len(cands) - 1; i >= 0; i-- {
