@@ -180,7 +180,9 @@ func (a *Agent) workLoop(ctx context.Context) {
 			js.kill(ref)
 		}
 		for _, x := range work.Jobs {
-			if len(x.Argv) > 0 {
+			// Recorded before it starts, so the next poll reports it and
+			// it is never handed out (and run) twice.
+			if len(x.Argv) > 0 && js.add(ctx, x.JobRef) {
 				go a.runJob(ctx, &js, x)
 			}
 		}
@@ -247,6 +249,9 @@ func (a *Agent) run(ctx context.Context, argv []string, stdin []byte, env []stri
 	cmd.Stdin = bytes.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A child that left the process group and holds the output open must
+	// not keep Wait (and the rank) from ending after the kill.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		_, _ = io.WriteString(stderr, "stratus agent: "+err.Error()+"\n")
 		return 127

@@ -18,12 +18,16 @@ import (
 const (
 	flushEvery = 300 * time.Millisecond
 	flushBytes = 64 << 10
+	// maxBatch bounds one batch's output (the control plane takes request
+	// bodies up to 1 MiB, and the bytes travel base64 encoded).
+	maxBatch = 256 << 10
 )
 
 // jobs tracks the job ranks this agent runs.
 type jobs struct {
 	mu      sync.Mutex
 	running map[api.JobRef]context.CancelFunc
+	ctxs    map[api.JobRef]context.Context
 }
 
 func (js *jobs) refs() []api.JobRef {
@@ -36,18 +40,27 @@ func (js *jobs) refs() []api.JobRef {
 	return out
 }
 
-// add records ref as running; false if it already was.
-func (js *jobs) add(ref api.JobRef, cancel context.CancelFunc) bool {
+// add records ref as running, with a context for its run that kill
+// cancels; false if it already was running.
+func (js *jobs) add(ctx context.Context, ref api.JobRef) bool {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	if js.running == nil {
 		js.running = map[api.JobRef]context.CancelFunc{}
+		js.ctxs = map[api.JobRef]context.Context{}
 	}
 	if _, ok := js.running[ref]; ok {
 		return false
 	}
-	js.running[ref] = cancel
+	js.ctxs[ref], js.running[ref] = context.WithCancel(ctx)
 	return true
+}
+
+// context returns the run context of a ref added before.
+func (js *jobs) context(ref api.JobRef) (context.Context, context.CancelFunc) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return js.ctxs[ref], js.running[ref]
 }
 
 func (js *jobs) kill(ref api.JobRef) {
@@ -62,6 +75,7 @@ func (js *jobs) remove(ref api.JobRef) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
 	delete(js.running, ref)
+	delete(js.ctxs, ref)
 }
 
 // batcher collects a rank's output and ships it in batches.
@@ -93,12 +107,28 @@ func (w frameSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// take returns the frames collected so far, up to maxBatch bytes of
+// output (the rest stays for the next take); a frame larger than maxBatch
+// is split.
 func (b *batcher) take() []api.ExecFrame {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	f := b.frames
-	b.frames, b.size = nil, 0
-	return f
+	var out []api.ExecFrame
+	size := 0
+	for len(b.frames) > 0 && size < maxBatch {
+		f := b.frames[0]
+		if room := maxBatch - size; len(f.Data) > room {
+			out = append(out, api.ExecFrame{Stream: f.Stream, Data: f.Data[:room]})
+			b.frames[0].Data = f.Data[room:]
+			size += room
+			break
+		}
+		out = append(out, f)
+		size += len(f.Data)
+		b.frames = b.frames[1:]
+	}
+	b.size -= size
+	return out
 }
 
 // retry calls fn until it succeeds, the control plane says the run is no
@@ -129,11 +159,8 @@ func (a *Agent) retry(ctx context.Context, what string, fn func() error) bool {
 // is killed, ships its output and reports its exit code.
 func (a *Agent) runJob(ctx context.Context, js *jobs, x api.JobAssignment) {
 	log := a.log.With("job", x.Job, "attempt", x.Attempt, "rank", x.Rank)
-	runCtx, kill := context.WithCancel(ctx)
+	runCtx, kill := js.context(x.JobRef)
 	defer kill()
-	if !js.add(x.JobRef, kill) {
-		return
-	}
 	defer js.remove(x.JobRef)
 	limit, err := time.ParseDuration(x.TimeLimit)
 	if err != nil || limit <= 0 {
@@ -145,13 +172,15 @@ func (a *Agent) runJob(ctx context.Context, js *jobs, x api.JobAssignment) {
 	b := &batcher{full: make(chan struct{}, 1)}
 	shipping := true
 	ship := func() {
-		frames := b.take()
-		if len(frames) == 0 || !shipping {
-			return
+		for shipping {
+			frames := b.take()
+			if len(frames) == 0 {
+				return
+			}
+			shipping = a.retry(ctx, "send job output", func() error {
+				return a.client.SendJobOutput(ctx, api.JobOutputBatch{JobRef: x.JobRef, Frames: frames})
+			})
 		}
-		shipping = a.retry(ctx, "send job output", func() error {
-			return a.client.SendJobOutput(ctx, api.JobOutputBatch{JobRef: x.JobRef, Frames: frames})
-		})
 	}
 	done := make(chan int, 1)
 	log.Info("job rank starting", "argv0", x.Argv[0], "time_limit", limit)

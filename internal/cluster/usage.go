@@ -123,8 +123,11 @@ func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provid
 	}
 	if want == "" {
 		// Launched and gone between two looks: one closed running period.
+		if err := u.open(ctx, cl, in, "running", start, changed); err != nil {
+			return err
+		}
 		u.markDone(in.ID)
-		return u.open(ctx, cl, in, "running", start, changed)
+		return nil
 	}
 	if want == "stopped" {
 		if err := u.open(ctx, cl, in, "running", start, changed); err != nil {

@@ -130,6 +130,13 @@ func (h *Hub) Poll(ctx context.Context, node string) []api.ExecAssignment {
 	h.mu.Unlock()
 	select {
 	case <-ctx.Done():
+		// Forget the waiter, or a later Wake would close it instead of
+		// marking the node woken for its next poll.
+		h.mu.Lock()
+		if h.waiters[node] == w {
+			delete(h.waiters, node)
+		}
+		h.mu.Unlock()
 		return nil
 	case <-w:
 	}

@@ -103,3 +103,19 @@ func TestHub_WakeEndsPollWithoutWork(t *testing.T) {
 		t.Fatal("Wake did not end the poll")
 	}
 }
+
+// A wake that comes after a poll timed out is kept for the next poll.
+func TestHub_WakeAfterTimedOutPollIsNotLost(t *testing.T) {
+	h := NewHub()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	h.Poll(ctx, "n1")
+	h.Wake("n1")
+	got := make(chan struct{})
+	go func() { h.Poll(context.Background(), "n1"); close(got) }()
+	select {
+	case <-got:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the wake was lost: the next poll waited")
+	}
+}

@@ -82,6 +82,10 @@ type Controller struct {
 
 	mu     sync.Mutex
 	status map[string]string // cluster → why the fleet has its size
+	// since is when this controller made its first pass: a job's agents
+	// get the grace after it to report an end that came while the control
+	// plane was away, before the control plane ends the job itself.
+	since time.Time
 }
 
 var _ reconcile.Controller = (*Controller)(nil)
@@ -107,6 +111,9 @@ func (c *Controller) setStatus(cluster, s string) {
 
 // Reconcile makes one pass over every cluster.
 func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
+	if c.since.IsZero() {
+		c.since = c.Clock.Now()
+	}
 	clusters, err := c.Store.ListClusters(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -144,10 +151,13 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 		return time.Time{}, err
 	}
 	if cl.State == store.ClusterDeleting || cl.State == store.ClusterFailed {
+		var errs []error
 		for _, j := range active {
-			c.endJob(ctx, j.ID, store.JobCancelled, fmt.Sprintf("cluster %s is %s", cl.Name, cl.State))
+			if err := c.endJob(ctx, j.ID, store.JobCancelled, fmt.Sprintf("cluster %s is %s", cl.Name, cl.State)); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		return time.Time{}, nil
+		return time.Time{}, errors.Join(errs...)
 	}
 	if cl.State != store.ClusterRunning {
 		return time.Time{}, nil
@@ -171,22 +181,36 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 	// 1. Running jobs: lost nodes, time limits.
 	var queued []*store.Job
 	var running []*store.Job
+	var errs []error
 	for _, j := range active {
 		if j.State == store.JobQueued {
 			queued = append(queued, j)
 			continue
 		}
 		if lost := lostNode(j, byID); lost != "" {
-			c.requeue(ctx, j.ID, lost, sp.Compute.MaxRequeues)
+			if err := c.requeue(ctx, j.ID, lost, sp.Compute.MaxRequeues); err != nil {
+				errs = append(errs, err)
+				running = append(running, j) // its nodes stay busy until it is requeued
+			}
 			continue
 		}
-		deadline := j.StartedAt.Add(j.TimeLimit + timeLimitGrace)
+		deadline := j.StartedAt.Add(j.TimeLimit)
+		if c.since.After(deadline) {
+			deadline = c.since
+		}
+		deadline = deadline.Add(timeLimitGrace)
 		if !now.Before(deadline) {
-			c.endJob(ctx, j.ID, store.JobTimedOut, fmt.Sprintf("killed at its time limit (%s)", j.TimeLimit))
+			if err := c.endJob(ctx, j.ID, store.JobTimedOut, fmt.Sprintf("killed at its time limit (%s)", j.TimeLimit)); err != nil {
+				errs = append(errs, err)
+				running = append(running, j)
+			}
 			continue
 		}
 		soonest(deadline)
 		running = append(running, j)
+	}
+	if len(errs) > 0 {
+		return next, errors.Join(errs...)
 	}
 
 	// 2. Placement.
@@ -383,14 +407,16 @@ func (c *Controller) start(ctx context.Context, a jobs.Assignment, now time.Time
 
 // requeue puts a running job whose node was lost back in the queue, or
 // fails it once it has been requeued maxRequeues times.
-func (c *Controller) requeue(ctx context.Context, id int64, lost string, maxRequeues int) {
+func (c *Controller) requeue(ctx context.Context, id int64, lost string, maxRequeues int) error {
 	var j *store.Job
+	var nodes []string
 	err := c.Store.WithTx(ctx, func(q store.Queries) error {
 		var err error
 		j, err = q.GetJob(ctx, id)
 		if err != nil || j.State != store.JobRunning {
 			return err
 		}
+		nodes = j.Assigned
 		now := c.Clock.Now()
 		if err := markIdle(ctx, q, j.Assigned, now); err != nil {
 			return err
@@ -408,16 +434,17 @@ func (c *Controller) requeue(ctx context.Context, id int64, lost string, maxRequ
 		return q.UpdateJob(ctx, j)
 	})
 	if err != nil {
-		c.Logger.Warn("cannot requeue job", "job", id, "err", err)
-		return
+		return fmt.Errorf("requeue job %d: %w", id, err)
 	}
 	c.Logger.Warn("job requeued: node lost", "job", id, "node", lost, "requeues", j.Requeues)
-	c.Jobs.afterEnd(&store.Job{ID: id})
+	// Wake the old attempt's nodes: their ranks are to be killed.
+	c.Jobs.afterEnd(&store.Job{ID: id, Assigned: nodes})
+	return nil
 }
 
 // endJob ends a job the control plane itself stops (time limit, cluster
 // gone); agents kill its processes on their next poll.
-func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState, reason string) {
+func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState, reason string) error {
 	var j *store.Job
 	err := c.Store.WithTx(ctx, func(q store.Queries) error {
 		var err error
@@ -436,11 +463,11 @@ func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState,
 		return nil
 	})
 	if err != nil {
-		c.Logger.Warn("cannot end job", "job", id, "err", err)
-		return
+		return fmt.Errorf("end job %d: %w", id, err)
 	}
 	c.Logger.Info("job ended by the control plane", "job", id, "state", state, "reason", reason)
 	c.Jobs.afterEnd(j)
+	return nil
 }
 
 func newNodeID() string {
@@ -461,6 +488,16 @@ func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.Cluste
 		}
 	}
 	return c.Store.WithTx(ctx, func(q store.Queries) error {
+		cur, err := q.GetCluster(ctx, cl.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.State != store.ClusterRunning {
+			return nil // deleted (or failed) since this pass read it: add nothing
+		}
 		for _, l := range dec.Launch {
 			for i := 0; i < l.Count; i++ {
 				n := &store.Node{
