@@ -119,6 +119,6 @@ type Decision struct {
 	NextCheck time.Time
 }
 
-// RecentWindow is how far back Input.Recent should reach: the stratus
-// policy looks at the arrivals of the last day (rate, widths, runtimes).
-const RecentWindow = 24 * time.Hour
+// RecentWindow is how far back Input.Recent should reach: at least the
+// stratus policy's forecast window (at most an hour), with room to spare.
+const RecentWindow = 2 * time.Hour

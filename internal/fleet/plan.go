@@ -155,27 +155,32 @@ func (pl *planner) scaleUp() {
 		want = p.Max - pl.total
 		why = fmt.Sprintf("to keep the fleet at its maximum (%d)", p.Max)
 	default:
-		want = p.Min - pl.total
-		why = fmt.Sprintf("to reach the minimum (%d)", p.Min)
+		forDemand := 0
 		if pl.unserved > 0 {
 			due := pl.oldest.Add(p.BatchWindow)
 			if due.After(pl.now) {
 				pl.wake(due)
 				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), due.Sub(pl.now))
-			} else if pl.unserved > want {
-				want = pl.unserved
-				why = "for " + plural(pl.unservedJob, "queued job")
+			} else {
+				forDemand = pl.unserved
 			}
 		}
-	}
-	if pl.stratus() {
-		if n := pl.warmLaunch(); n > 0 {
-			if want > 0 {
-				want += n
-				why += fmt.Sprintf(" and %d ahead of expected demand", n)
-			} else {
-				want, why = n, "ahead of expected demand"
-			}
+		ahead := 0
+		if pl.stratus() {
+			ahead = pl.warmLaunch()
+		}
+		// Nodes launched to reach Min are idle, so they also serve as
+		// nodes ahead of demand.
+		want = max(p.Min-pl.total, forDemand+ahead)
+		switch {
+		case want == p.Min-pl.total:
+			why = fmt.Sprintf("to reach the minimum (%d)", p.Min)
+		case forDemand > 0 && ahead > 0:
+			why = fmt.Sprintf("for %s and %d ahead of expected demand", plural(pl.unservedJob, "queued job"), ahead)
+		case forDemand > 0:
+			why = "for " + plural(pl.unservedJob, "queued job")
+		default:
+			why = "ahead of expected demand"
 		}
 	}
 	if room := p.Max - pl.total; want > room {
@@ -271,23 +276,37 @@ func (pl *planner) scaleDown() {
 		keep = pl.keepStratus
 	}
 	var removed, kept []Node
+	paid, atMin := 0, 0
 	for i, k := range keep(cands) {
 		n := cands[i]
-		if k.keep || len(removed) == limit {
-			kept = append(kept, n)
-			if k.keep {
-				pl.wake(k.until)
+		switch {
+		case k.keep:
+			pl.wake(k.until)
+			if k.paid {
+				paid++
 			}
+		case len(removed) == limit:
+			atMin++
+		default:
+			removed = append(removed, n)
 			continue
 		}
-		removed = append(removed, n)
+		kept = append(kept, n)
 	}
 	if len(removed) > 0 {
 		pl.remove(removed)
 		pl.say("removing %s (%s)", plural(len(removed), "idle node"), pl.removeWhy())
 	}
-	if len(kept) > 0 {
-		pl.say("idle: %s kept %s", plural(len(kept), "node"), pl.keepWhy(len(removed) == limit))
+	switch {
+	case len(kept) == 0:
+	case atMin > 0:
+		pl.say("idle: %s kept at minimum (%d)", plural(len(kept), "node"), p.Min)
+	case paid == len(kept):
+		pl.say("idle: %s kept until their paid %s ends", plural(paid, "node"), pl.unitName())
+	case paid > 0:
+		pl.say("idle: %s kept until their paid %s ends, %d for expected demand", plural(paid, "node"), pl.unitName(), len(kept)-paid)
+	default:
+		pl.say("idle: %s kept %s", plural(len(kept), "node"), pl.keepWhy())
 	}
 }
 
@@ -298,6 +317,8 @@ type keeper func(cands []Node) []keepUntil
 type keepUntil struct {
 	keep  bool
 	until time.Time
+	// paid: kept because its paid time has not run out (stratus).
+	paid bool
 }
 
 // perNode makes a keeper of a decision taken node by node.
@@ -345,10 +366,7 @@ func (pl *planner) removeWhy() string {
 	return "not expected to be needed soon"
 }
 
-func (pl *planner) keepWhy(atMin bool) string {
-	if atMin {
-		return fmt.Sprintf("at minimum (%d)", pl.p.Min)
-	}
+func (pl *planner) keepWhy() string {
 	switch pl.p.ScaleDown {
 	case ScaleDownIdle:
 		return "until idle for " + pl.p.IdleTimeout.String()
@@ -358,11 +376,12 @@ func (pl *planner) keepWhy(atMin bool) string {
 	return "for expected demand"
 }
 
+// unitName names the billing unit in reasons: "hour", else "time".
 func (pl *planner) unitName() string {
 	if pl.p.Billing.Unit >= time.Hour {
 		return "hour"
 	}
-	return "minute"
+	return "time"
 }
 
 // summary adds a sentence when nothing else was said.

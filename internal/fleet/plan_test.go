@@ -36,8 +36,8 @@ func policy(opts ...func(*Policy)) Policy {
 }
 
 func scaleDown(s ScaleDown) func(*Policy) { return func(p *Policy) { p.ScaleDown = s } }
-func hourly(p *Policy)                     { p.Billing = cost.PerHour }
-func minMax(lo, hi int) func(*Policy)      { return func(p *Policy) { p.Min, p.Max = lo, hi } }
+func hourly(p *Policy)                    { p.Billing = cost.PerHour }
+func minMax(lo, hi int) func(*Policy)     { return func(p *Policy) { p.Min, p.Max = lo, hi } }
 
 // idle is a ready node running nothing, launched and idle for the given
 // durations before now.
@@ -228,7 +228,7 @@ func TestPlan(t *testing.T) {
 			name: "billing-hour per hour: removed only in the last minute of the paid hour",
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour), hourly),
 				Nodes: []Node{
-					idle("a", 30*time.Minute, 20*time.Minute),            // paid until +30m
+					idle("a", 30*time.Minute, 20*time.Minute),             // paid until +30m
 					idle("b", 59*time.Minute+30*time.Second, time.Minute), // paid until +30s
 					idle("c", 90*time.Minute, 80*time.Minute),             // paid until +30m (second hour)
 					idle("d", 2*time.Hour, time.Minute),                   // exactly two hours: paid until now
@@ -240,7 +240,7 @@ func TestPlan(t *testing.T) {
 			name: "billing-hour per second: the paid time is always about to run out",
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour)),
 				Nodes: []Node{idle("a", 30*time.Minute, 20*time.Minute), idle("b", 30*time.Second, 10*time.Second)}},
-			want: Decision{Remove: []string{"a", "b"}, Reason: "removing 2 idle nodes (their paid minute ends)"},
+			want: Decision{Remove: []string{"a", "b"}, Reason: "removing 2 idle nodes (their paid time ends)"},
 		},
 		{
 			name: "billing-hour removes the node whose paid hour ends soonest at min",

@@ -61,8 +61,13 @@ func stratusFor(p Policy) stratusParams {
 }
 
 var (
-	stratusSecondly = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 2 * time.Hour, reuse: true, maxIdle: time.Hour}
-	stratusHourly   = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 0, maxIdle: time.Hour}
+	// Per-second billing: keeping an idle node costs its idle time and a
+	// reuse saves a billed boot; nodes are also launched ahead of demand.
+	stratusSecondly = stratusParams{window: time.Hour, hit: 2 * time.Hour, warm: 2 * time.Hour, reuse: true, maxIdle: 30 * time.Minute}
+	// Per-hour billing: idle time already paid for is free, a renewed hour
+	// is a sure cost, and a node launched ahead of demand costs a whole
+	// hour, so none is.
+	stratusHourly = stratusParams{window: 45 * time.Minute, hit: 150 * time.Minute, maxIdle: time.Hour}
 )
 
 // demandForecast is what the recent arrivals say about the next window.
@@ -141,7 +146,7 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	for i := len(cands) - 1; i >= 0; i-- {
 		n := cands[i]
 		if check := pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-lastMinute); check.After(pl.now) {
-			ks[i] = keepUntil{true, check} // paid for already
+			ks[i] = keepUntil{keep: true, until: check, paid: true}
 			kept++
 			continue
 		}
@@ -156,7 +161,7 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 		if !f.changes.IsZero() && f.changes.Before(until) {
 			until = f.changes
 		}
-		ks[i] = keepUntil{true, until}
+		ks[i] = keepUntil{keep: true, until: until}
 		kept++
 	}
 	return ks
@@ -170,8 +175,11 @@ func (pl *planner) warmLaunch() int {
 		return 0
 	}
 	f := pl.forecast(sp.window, min(pl.p.Max, pl.widest(sp.window)))
-	pl.wake(f.changes)
 	m := f.worth(0, sp.warm)
+	if m > 0 {
+		// Fewer arrivals can only lower m: look again when one leaves.
+		pl.wake(f.changes)
+	}
 	spare := max(0, len(pl.idle)+pl.booting-pl.demandNodes) + pl.freeSoon()
 	return max(0, m-spare)
 }

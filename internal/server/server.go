@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
@@ -166,7 +167,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("provider regions: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", opts.Listen)
+	ln, err := listen(ctx, opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
 	}
@@ -354,5 +355,23 @@ func workerBusy(st store.Store) func(ctx context.Context, node string) (bool, er
 			}
 		}
 		return false, nil
+	}
+}
+
+// listen listens on addr, retrying for a few seconds while the address is
+// in use: a control plane restarted right after it was killed may find its
+// port not yet released.
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return ln, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }

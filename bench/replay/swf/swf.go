@@ -105,11 +105,12 @@ func Parse(r io.Reader) (*Trace, error) {
 
 // parse reads one header line.
 func (h *Header) parse(text string) error {
-	key, value, ok := strings.Cut(strings.TrimPrefix(text, ";"), ":")
-	key = strings.TrimSpace(key)
-	if !ok || key == "" || strings.ContainsAny(key, " \t") {
-		return nil // a comment or a continuation line
+	raw := strings.TrimPrefix(text, ";")
+	key, value, ok := strings.Cut(raw, ":")
+	if !ok || strings.HasPrefix(raw, "  ") || !isKey(strings.TrimSpace(key)) {
+		return nil // a comment, or the continuation of the line above
 	}
+	key = strings.TrimSpace(key)
 	value = strings.TrimSpace(value)
 	h.Fields[key] = value
 	var dst *int64
@@ -131,6 +132,19 @@ func (h *Header) parse(text string) error {
 	}
 	*dst = v
 	return nil
+}
+
+// isKey reports whether s can be a header key: letters and digits.
+func isKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func parseJob(text string) (Job, error) {
