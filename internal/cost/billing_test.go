@@ -105,3 +105,27 @@ func TestMicros_StringAndParse(t *testing.T) {
 		}
 	}
 }
+
+func TestCatalog_RegionPrices(t *testing.T) {
+	c, err := ParseCatalog([]byte(`
+types:
+  - {name: t3.micro, vcpus: 2, memory_gib: 1, hourly_micros: 10400}
+region_prices:
+  eu-west-1: {t3.micro: 11400}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.Price("eu-west-1", "t3.micro"); p != 11400 {
+		t.Errorf("eu-west-1 price = %d, want 11400", p)
+	}
+	if p, _ := c.Price("us-east-1", "t3.micro"); p != 10400 {
+		t.Errorf("us-east-1 price = %d, want the base 10400", p)
+	}
+	if _, ok := c.Price("eu-west-1", "x9.huge"); ok {
+		t.Error("an unknown type has a price")
+	}
+	if _, err := ParseCatalog([]byte("types: [{name: a.b, hourly_micros: 1}]\nregion_prices: {r: {c.d: 5}}")); err == nil {
+		t.Error("a region price for a type not in types was accepted")
+	}
+}

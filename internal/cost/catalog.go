@@ -26,6 +26,10 @@ type Catalog struct {
 	// (30 days), charged for stopped instances' disks.
 	StorageMicrosPerGBMonth Micros         `yaml:"storage_micros_per_gb_month"`
 	Types                   []InstanceType `yaml:"types"`
+	// RegionPrices, optional, gives hourly on-demand prices that differ
+	// by region: region → type → micro-dollars. A type a region does not
+	// list costs its HourlyMicros there.
+	RegionPrices map[string]map[string]Micros `yaml:"region_prices"`
 
 	byName map[string]InstanceType
 }
@@ -61,7 +65,30 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 		}
 		c.byName[t.Name] = t
 	}
+	for region, prices := range c.RegionPrices {
+		for typ, price := range prices {
+			if _, ok := c.byName[typ]; !ok {
+				return nil, fmt.Errorf("catalog: region_prices.%s.%s: no such type in types", region, typ)
+			}
+			if price <= 0 {
+				return nil, fmt.Errorf("catalog: region_prices.%s.%s must be positive", region, typ)
+			}
+		}
+	}
 	return &c, nil
+}
+
+// Price returns the hourly on-demand price of typ in region: the region's
+// own price if the catalog lists one, else the type's HourlyMicros.
+func (c *Catalog) Price(region, typ string) (Micros, bool) {
+	t, ok := c.byName[typ]
+	if !ok {
+		return 0, false
+	}
+	if p, ok := c.RegionPrices[region][typ]; ok {
+		return p, true
+	}
+	return t.HourlyMicros, true
 }
 
 // Lookup returns the type called name.

@@ -233,14 +233,16 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 			}
 		}
 	}
-	var idle []string
+	// Idle ready nodes in the order the fleet planner would keep them: the
+	// ones left idle are the cheapest to remove.
+	var candidates []fleet.Node
 	for _, id := range computeIDs {
 		if st := states[id]; st.ready && !st.busy {
-			idle = append(idle, id)
+			candidates = append(candidates, fleet.Node{ID: id, Type: st.n.Type, Ready: true,
+				LaunchedAt: launchedAt(st.n, now), IdleSince: idleSince(st.n)})
 		}
 	}
-	// Use the nodes idle the shortest first: the others may be removed.
-	sort.SliceStable(idle, func(a, b int) bool { return idleSince(states[idle[a]].n).After(idleSince(states[idle[b]].n)) })
+	idle := fleet.UseOrder(candidates, now, c.Billing)
 	var queue []jobs.QueuedJob
 	for _, j := range queued {
 		queue = append(queue, jobs.QueuedJob{ID: j.ID, Nodes: j.Nodes, TimeLimit: j.TimeLimit, SubmittedAt: j.SubmittedAt})

@@ -47,6 +47,7 @@ type AWSFile struct {
 // AWSFileRegion is one region in AWSFile.
 type AWSFileRegion struct {
 	Name            string   `yaml:"name"`
+	VPC             string   `yaml:"vpc"`
 	Subnet          string   `yaml:"subnet"`
 	SecurityGroups  []string `yaml:"security_groups"`
 	KeyName         string   `yaml:"key_name"`
@@ -93,7 +94,7 @@ func (o AWSOptions) regions() ([]awsprovider.RegionConfig, string, error) {
 		var out []awsprovider.RegionConfig
 		for _, r := range f.Regions {
 			out = append(out, awsprovider.RegionConfig{
-				Name: r.Name, SubnetID: r.Subnet, SecurityGroupIDs: r.SecurityGroups, KeyName: r.KeyName,
+				Name: r.Name, VpcID: r.VPC, SubnetID: r.Subnet, SecurityGroupIDs: r.SecurityGroups, KeyName: r.KeyName,
 				InstanceProfile: r.InstanceProfile, ImageID: r.Image, RootDeviceName: r.RootDevice,
 			})
 		}

@@ -156,7 +156,6 @@ type node struct {
 }
 
 type runJob struct {
-	idx   int
 	start time.Time
 	nodes []string
 }
@@ -213,9 +212,6 @@ func (s *sim) loop() error {
 	}
 	if s.done < len(s.trace) {
 		return fmt.Errorf("%d jobs never started or ended (the fleet could not run them)", len(s.trace)-s.done)
-	}
-	if s.done == len(s.trace) && stop.After(s.lastEnd.Add(s.cfg.Drain)) {
-		stop = s.lastEnd.Add(s.cfg.Drain)
 	}
 	// Nodes still up are billed until the replay stops.
 	for _, n := range s.nodes {
@@ -363,7 +359,7 @@ func (s *sim) place() error {
 			n.Busy, n.BusyUntil, n.job = true, s.now.Add(j.Limit), idx
 		}
 		s.started[idx] = true
-		s.running[idx] = &runJob{idx: idx, start: s.now, nodes: a.Nodes}
+		s.running[idx] = &runJob{start: s.now, nodes: a.Nodes}
 		s.waits = append(s.waits, s.now.Sub(j.Submit))
 		s.useful += int64(len(a.Nodes)) * int64(j.Runtime/time.Second)
 		s.push(s.now.Add(j.Runtime), evEnd, idx)

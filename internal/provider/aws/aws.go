@@ -511,8 +511,8 @@ func (p *Provider) toInstance(region string, in types.Instance) provider.Instanc
 			out.Tags[k] = v
 		}
 	}
-	if it, ok := p.catalog.Lookup(out.Type); ok {
-		out.PriceMicros = int64(it.HourlyMicros)
+	if price, ok := p.catalog.Price(out.Region, out.Type); ok {
+		out.PriceMicros = int64(price)
 	}
 	if out.Spot && maxPrice > 0 {
 		out.PriceMicros = maxPrice
