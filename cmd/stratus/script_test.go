@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"jobdone":     cmdJobDone,
 			"reclaim":     cmdReclaim,
 			"cloudres":    cmdCloudRes,
+			"envfile":     cmdEnvFile,
 		},
 	})
 }
@@ -363,4 +364,14 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Fatalf("freeport: no free port found")
+}
+
+// cmdEnvFile sets the environment variable NAME to the contents of FILE,
+// trimmed of surrounding space: envfile NAME FILE. Scripts use it where a
+// shell would use $(cat FILE), e.g. for a token `stratus user token` wrote.
+func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfile NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +44,18 @@ func TestServe_SIGTERMShutsDownCleanly(t *testing.T) {
 			t.Fatalf("server did not start:\n%s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The real binary serves Prometheus metrics.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"# TYPE stratus_jobs gauge", "# TYPE stratus_reconcile_duration_seconds histogram", "stratus_provider_calls_total{call=\"describe\",provider=\"local\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	fi, err := os.Stat(filepath.Join(dir, "stratus-data", "admin.token"))
 	if err != nil {

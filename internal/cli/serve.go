@@ -24,6 +24,7 @@ type serveOptions struct {
 	HeartbeatTimeout time.Duration
 	ClockFile        string
 	CatalogFile      string
+	PolicyFile       string
 	AWS              server.AWSOptions
 }
 
@@ -57,6 +58,7 @@ on the next start.`,
 	f.StringVar(&opts.TemplateFile, "template", "", "admin template `FILE` that cluster requests are merged onto (default: built-in)")
 	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local or aws")
 	f.StringVar(&opts.CatalogFile, "catalog", "", "instance type catalog `FILE` with prices, replacing the built-in one")
+	f.StringVar(&opts.PolicyFile, "policy", "", "administrator's policy `FILE` (YAML: who may create clusters, instance types, node limits, spot price, monthly budget); reloaded when it changes")
 	f.StringVar(&opts.AWS.File, "aws-config", "", "aws provider: YAML `FILE` listing regions with subnet, security groups, key pair, instance profile and image")
 	f.StringVar(&opts.AWS.Region, "aws-region", "", "aws provider: the `REGION` (one region from flags)")
 	f.StringVar(&opts.AWS.Image, "aws-image", "", "aws provider: the AMI `ID` instances start from")
@@ -114,6 +116,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		HeartbeatTimeout: opts.HeartbeatTimeout,
 		ClockFile:        opts.ClockFile,
 		CatalogFile:      opts.CatalogFile,
+		PolicyFile:       opts.PolicyFile,
 		AWS:              opts.AWS,
 		Stdout:           e.stdout,
 		Stderr:           e.stderr,

@@ -47,6 +47,9 @@ type Service struct {
 	CostSoFar func(ctx context.Context, cluster string, now time.Time) (cost.Micros, error)
 	// FleetStatus, if set, says why a cluster's fleet has its size.
 	FleetStatus func(cluster string) string
+	// Policy, if set, may refuse a request by user for the merged spec
+	// (a spec.Errors naming the rule broken) before anything is stored.
+	Policy func(ctx context.Context, user string, sp api.ClusterSpec) error
 }
 
 // decorate adds what other parts of the control plane know of a cluster.
@@ -92,6 +95,11 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	}
 	if len(s.Regions) > 0 && !contains(s.Regions, sp.Region) {
 		return api.Cluster{}, spec.Errors{{Field: "region", Message: fmt.Sprintf("unknown region %q; this provider has %v", sp.Region, s.Regions)}}
+	}
+	if s.Policy != nil {
+		if err := s.Policy(ctx, caller.User, sp); err != nil {
+			return api.Cluster{}, err
+		}
 	}
 	raw, err := json.Marshal(sp)
 	if err != nil {

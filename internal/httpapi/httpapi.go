@@ -43,7 +43,9 @@ type Handler struct {
 	Schedules *schedule.Service
 	// Binary, if set, is served at /v1/agent/binary for instances to
 	// install the agent from.
-	Binary  *Binary
+	Binary *Binary
+	// Metrics, if set, is served at /metrics (Prometheus text format).
+	Metrics http.Handler
 	Logger  *slog.Logger
 	Version api.Version
 	// Stopping is closed when the server shuts down, ending long polls.
@@ -85,7 +87,11 @@ func (h *Handler) routes() {
 	h.jobRoutes(m)
 	h.scheduleRoutes(m)
 	h.regionRoutes(m)
+	h.userRoutes(m)
 	m.HandleFunc("GET /v1/agent/binary", h.serveBinary)
+	if h.Metrics != nil {
+		m.Handle("GET /metrics", h.Metrics)
+	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -112,7 +118,20 @@ func (h *Handler) user(next userHandler) http.HandlerFunc {
 			writeError(w, h.Logger, err)
 			return
 		}
-		next(w, r, cluster.Caller{User: t.User, Admin: t.Role == "admin"})
+		role := t.Role
+		u, err := h.Store.GetUser(r.Context(), t.User)
+		switch {
+		case err == nil && u.Disabled:
+			writeError(w, h.Logger, errDisabled(t.User))
+			return
+		case err == nil:
+			role = u.Role
+		case !errors.Is(err, store.ErrNotFound):
+			writeError(w, h.Logger, err)
+			return
+		}
+		caller := cluster.Caller{User: t.User, Admin: role == "admin"}
+		h.withAudit(w, r, t.User, func(w http.ResponseWriter, r *http.Request) { next(w, r, caller) })
 	}
 }
 

@@ -33,6 +33,9 @@ type Runner struct {
 	Interval time.Duration
 	Clock    clock.Clock
 	Logger   *slog.Logger
+	// Observe, if set, is told of every pass: its controller, how long it
+	// took and its error.
+	Observe func(controller string, d time.Duration, err error)
 
 	mu    sync.Mutex
 	wakes []chan struct{}
@@ -71,7 +74,11 @@ func (r *Runner) Run(ctx context.Context, controllers ...Controller) {
 func (r *Runner) loop(ctx context.Context, c Controller, wake <-chan struct{}) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		start := time.Now()
 		res, err := c.Reconcile(ctx)
+		if r.Observe != nil {
+			r.Observe(c.Name(), time.Since(start), err)
+		}
 		wait := r.Interval
 		if err != nil {
 			if ctx.Err() != nil {

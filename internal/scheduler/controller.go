@@ -79,6 +79,9 @@ type Controller struct {
 	Billing     cost.Billing
 	Capacity    *Capacity
 	AgentSecret string
+	// OnScale, if set, is told how many nodes each applied fleet decision
+	// added and removed.
+	OnScale func(added, removed int)
 
 	mu     sync.Mutex
 	status map[string]string // cluster → why the fleet has its size
@@ -294,6 +297,13 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 	soonest(dec.NextCheck)
 	if err := c.apply(ctx, cl, sp, dec); err != nil {
 		return next, err
+	}
+	if c.OnScale != nil {
+		added := 0
+		for _, l := range dec.Launch {
+			added += l.Count
+		}
+		c.OnScale(added, len(dec.Remove))
 	}
 	return next, nil
 }

@@ -29,6 +29,9 @@ type Options struct {
 	// TemplateFile is an admin template (native spec) that requests are
 	// merged onto; empty uses the built-in defaults.
 	TemplateFile string
+	// PolicyFile, if set, is the administrator's policy (see package
+	// policy), checked on each cluster creation and reloaded when it changes.
+	PolicyFile string
 	// Billing is the local provider's billing model: second (default) or
 	// hour, to try stratus against an hourly-billed cloud.
 	Billing string

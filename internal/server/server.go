@@ -23,6 +23,8 @@ import (
 	"github.com/stratus-cloud/stratus/internal/dispatch"
 	"github.com/stratus-cloud/stratus/internal/gc"
 	"github.com/stratus-cloud/stratus/internal/httpapi"
+	"github.com/stratus-cloud/stratus/internal/metrics"
+	"github.com/stratus-cloud/stratus/internal/policy"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	awsprovider "github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
@@ -177,29 +179,43 @@ func Run(ctx context.Context, opts Options) error {
 		advertise = url
 	}
 
-	runner := &reconcile.Runner{Interval: opts.ReconcileInterval, Clock: clk, Logger: log}
-	hub := dispatch.NewHub()
 	reporter := &cost.Reporter{Store: st, Billing: prov.Billing(), Catalog: catalog}
+	// Metrics: every provider call is counted and timed; the provider's
+	// resources (regions) are used as they are.
+	mets := metrics.New(st, reporter, clk)
+	regionRes, _ := prov.(provider.Resources)
+	prov = mets.Provider(prov)
+	runner := &reconcile.Runner{Interval: opts.ReconcileInterval, Clock: clk, Logger: log, Observe: mets.ObserveReconcile}
+	hub := dispatch.NewHub()
 	capacity := &scheduler.Capacity{Clock: clk}
 	jobSvc := &scheduler.Service{Store: st, Clock: clk, Logger: log, Hub: hub, Wake: runner.Wake}
 	sched := &scheduler.Controller{
 		Store: st, Clock: clk, Logger: log, Hub: hub, Jobs: jobSvc, Billing: prov.Billing(),
-		Capacity: capacity, AgentSecret: agentSecret,
+		Capacity: capacity, AgentSecret: agentSecret, OnScale: mets.FleetDecision,
 	}
 	clusters := &cluster.Service{
 		Store: st, Catalog: catalog, Template: tmpl, DefaultRegion: regions[0], Regions: regions,
 		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
 		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus,
 	}
+	if opts.PolicyFile != "" {
+		enf := &policy.Enforcer{
+			Path: opts.PolicyFile, Catalog: catalog, Store: st, Now: clk.Now,
+			Logger: log.With("component", "policy"), Spent: ownerSpent(reporter, clk),
+		}
+		if err := enf.Load(); err != nil {
+			return err
+		}
+		clusters.Policy = enf.Check
+	}
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
 		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
-		Binary:  binary,
+		Binary: binary, Metrics: mets.Handler(),
 		Version: api.Version{Version: Version, Installation: installation, Provider: prov.Name()},
 	}
 	// Regions (capability 3): replication, check and clear, through the
 	// provider's images, key pairs and security groups.
-	regionRes, _ := prov.(provider.Resources)
 	handler.Regions = &region.Service{
 		Store: st, Provider: prov, Resources: regionRes, Catalog: catalog, Clock: clk, Logger: log.With("component", "region"),
 		Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise, Busy: workerBusy(st),
@@ -268,6 +284,21 @@ func Run(ctx context.Context, opts Options) error {
 	return result
 }
 
+// ownerSpent says what a user's clusters have cost from since until now.
+func ownerSpent(r *cost.Reporter, clk clock.Clock) func(ctx context.Context, user string, since time.Time) (cost.Micros, error) {
+	return func(ctx context.Context, user string, since time.Time) (cost.Micros, error) {
+		rep, err := r.Report(ctx, cost.ReportQuery{Owner: user, By: "owner", Since: since, Until: clk.Now()})
+		if err != nil {
+			return 0, err
+		}
+		var total cost.Micros
+		for _, row := range rep.Rows {
+			total += cost.Micros(row.CostMicros)
+		}
+		return total, nil
+	}
+}
+
 func ensureMeta(ctx context.Context, st store.Store, key string, make func() string) (string, error) {
 	var v string
 	err := st.WithTx(ctx, func(q store.Queries) error {
@@ -303,6 +334,14 @@ func ensureAdminToken(ctx context.Context, st store.Store, opts Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	err = st.WithTx(ctx, func(q store.Queries) error {
+		// The admin token's user has a record, like every user.
+		if _, err := q.GetUser(ctx, "admin"); errors.Is(err, store.ErrNotFound) {
+			if err := q.CreateUser(ctx, &store.User{Name: "admin", Role: "admin"}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
 		_, err := q.GetTokenByHash(ctx, auth.Hash(tok))
 		if errors.Is(err, store.ErrNotFound) {
 			return q.CreateToken(ctx, &store.Token{Hash: auth.Hash(tok), User: "admin", Role: "admin", CreatedAt: time.Now()})

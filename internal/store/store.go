@@ -178,6 +178,7 @@ type Queries interface {
 
 	JobQueries
 	SchedulesQueries
+	UsersQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx
@@ -446,4 +447,54 @@ type SchedulesQueries interface {
 	// ScheduleRunOutput returns the output kept for run id (nil if none);
 	// ErrNotFound if no run has that id.
 	ScheduleRunOutput(ctx context.Context, id int64) ([]byte, error)
+}
+
+// User is an API user. Tokens (store.Token) name their user; a disabled
+// user's tokens are refused.
+type User struct {
+	Name  string
+	Email string
+	// Role is "admin" or "user".
+	Role      string
+	Disabled  bool
+	CreatedAt time.Time
+	Version   int64
+}
+
+// AuditEntry records one mutating API call: who, what, when, and outcome.
+type AuditEntry struct {
+	// ID is assigned by AppendAudit; IDs increase in append order.
+	ID     int64
+	Time   time.Time
+	User   string
+	Method string
+	Path   string
+	// Object names the object the call was about ("" if none).
+	Object string
+	// Status is the HTTP status the call was answered with.
+	Status int
+}
+
+// AuditFilter selects audit entries. Empty fields match everything; Since
+// keeps entries at or after it. Entries come oldest (lowest ID) first.
+type AuditFilter struct {
+	User  string
+	Since time.Time
+}
+
+// UsersQueries are the per-table operations on users and the audit log.
+type UsersQueries interface {
+	// CreateUser inserts u (Version becomes 1); ErrConflict if the name
+	// exists. A zero CreatedAt is set to the current time.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, name string) (*User, error)
+	// ListUsers returns every user ordered by name.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser writes u if its Version is current and increments it;
+	// ErrConflict otherwise, ErrNotFound if it is gone.
+	UpdateUser(ctx context.Context, u *User) error
+
+	// AppendAudit stores e, assigning e.ID (and e.Time, if zero).
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
