@@ -25,6 +25,7 @@ type serveOptions struct {
 	ClockFile        string
 	CatalogFile      string
 	PolicyFile       string
+	ChecksFile       string
 	AWS              server.AWSOptions
 }
 
@@ -59,6 +60,7 @@ on the next start.`,
 	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local or aws")
 	f.StringVar(&opts.CatalogFile, "catalog", "", "instance type catalog `FILE` with prices, replacing the built-in one")
 	f.StringVar(&opts.PolicyFile, "policy", "", "administrator's policy `FILE` (YAML: who may create clusters, instance types, node limits, spot price, monthly budget); reloaded when it changes")
+	f.StringVar(&opts.ChecksFile, "checks", "", "health checks `FILE` (YAML: HTTP(S) probes and replica groups that must agree on a value); see 'stratus check'")
 	f.StringVar(&opts.AWS.File, "aws-config", "", "aws provider: YAML `FILE` listing regions with subnet, security groups, key pair, instance profile and image")
 	f.StringVar(&opts.AWS.Region, "aws-region", "", "aws provider: the `REGION` (one region from flags)")
 	f.StringVar(&opts.AWS.Image, "aws-image", "", "aws provider: the AMI `ID` instances start from")
@@ -117,6 +119,7 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		ClockFile:        opts.ClockFile,
 		CatalogFile:      opts.CatalogFile,
 		PolicyFile:       opts.PolicyFile,
+		ChecksFile:       opts.ChecksFile,
 		AWS:              opts.AWS,
 		Stdout:           e.stdout,
 		Stderr:           e.stderr,

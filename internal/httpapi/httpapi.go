@@ -25,6 +25,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/schedule"
 	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/store"
+	"github.com/stratus-cloud/stratus/internal/web"
 )
 
 // maxBody bounds request bodies (a request file is a few hundred bytes).
@@ -88,10 +89,13 @@ func (h *Handler) routes() {
 	h.scheduleRoutes(m)
 	h.regionRoutes(m)
 	h.userRoutes(m)
+	h.checkRoutes(m)
 	m.HandleFunc("GET /v1/agent/binary", h.serveBinary)
 	if h.Metrics != nil {
 		m.Handle("GET /metrics", h.Metrics)
 	}
+	// The web pages (internal/web) get every path the API does not have.
+	m.Handle("/", web.Handler(web.Config{Auth: h.Authenticate, Store: h.Store, Clusters: h.Clusters, Jobs: h.Jobs, Cost: h.Cost, Schedules: h.Schedules, Logger: h.Logger}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -109,30 +113,37 @@ func (h *Handler) user(next userHandler) http.HandlerFunc {
 			writeError(w, h.Logger, errUnauthorized)
 			return
 		}
-		t, err := h.Store.GetTokenByHash(r.Context(), auth.Hash(tok))
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, h.Logger, errUnauthorized)
-			return
-		}
+		caller, err := h.Authenticate(r.Context(), tok)
 		if err != nil {
 			writeError(w, h.Logger, err)
 			return
 		}
-		role := t.Role
-		u, err := h.Store.GetUser(r.Context(), t.User)
-		switch {
-		case err == nil && u.Disabled:
-			writeError(w, h.Logger, errDisabled(t.User))
-			return
-		case err == nil:
-			role = u.Role
-		case !errors.Is(err, store.ErrNotFound):
-			writeError(w, h.Logger, err)
-			return
-		}
-		caller := cluster.Caller{User: t.User, Admin: role == "admin"}
-		h.withAudit(w, r, t.User, func(w http.ResponseWriter, r *http.Request) { next(w, r, caller) })
+		h.withAudit(w, r, caller.User, func(w http.ResponseWriter, r *http.Request) { next(w, r, caller) })
 	}
+}
+
+// Authenticate looks up an API token and returns the caller it stands for:
+// an unknown token is an unauthorized error, a disabled user's a forbidden
+// one. The API and the web pages both authenticate through it.
+func (h *Handler) Authenticate(ctx context.Context, tok string) (cluster.Caller, error) {
+	t, err := h.Store.GetTokenByHash(ctx, auth.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return cluster.Caller{}, errUnauthorized
+	}
+	if err != nil {
+		return cluster.Caller{}, err
+	}
+	role := t.Role
+	u, err := h.Store.GetUser(ctx, t.User)
+	switch {
+	case err == nil && u.Disabled:
+		return cluster.Caller{}, errDisabled(t.User)
+	case err == nil:
+		role = u.Role
+	case !errors.Is(err, store.ErrNotFound):
+		return cluster.Caller{}, err
+	}
+	return cluster.Caller{User: t.User, Admin: role == "admin"}, nil
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, token string, node *store.Node)

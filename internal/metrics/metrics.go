@@ -30,6 +30,7 @@ type Metrics struct {
 	reconcileDuration *prometheus.HistogramVec
 	reconcileErrors   *prometheus.CounterVec
 	fleetDecisions    *prometheus.CounterVec
+	checkUp           *prometheus.GaugeVec
 }
 
 // New makes the metrics; the state gauges are read from st (and the cost
@@ -57,9 +58,12 @@ func New(st store.Store, reporter *cost.Reporter, clk clock.Clock) *Metrics {
 		fleetDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stratus_fleet_scale_decisions_total", Help: "Compute nodes added (direction up) or removed (down) by the fleet planner.",
 		}, []string{"direction"}),
+		checkUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "stratus_check_up", Help: "1 if the health check is ok, 0 if it is failing or a replica is behind.",
+		}, []string{"check"}),
 	}
 	m.Registry.MustRegister(m.providerCalls, m.providerErrors, m.providerLatency, m.reconcileDuration,
-		m.reconcileErrors, m.fleetDecisions, &stateCollector{store: st, reporter: reporter, clock: clk},
+		m.reconcileErrors, m.fleetDecisions, m.checkUp, &stateCollector{store: st, reporter: reporter, clock: clk},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -85,6 +89,15 @@ func (m *Metrics) FleetDecision(added, removed int) {
 	if removed > 0 {
 		m.fleetDecisions.WithLabelValues("down").Add(float64(removed))
 	}
+}
+
+// CheckUp records whether a health check is ok.
+func (m *Metrics) CheckUp(check string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.checkUp.WithLabelValues(check).Set(v)
 }
 
 // errorKind sorts a provider error for the errors metric.

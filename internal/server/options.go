@@ -32,6 +32,9 @@ type Options struct {
 	// PolicyFile, if set, is the administrator's policy (see package
 	// policy), checked on each cluster creation and reloaded when it changes.
 	PolicyFile string
+	// ChecksFile, if set, declares health checks (see package health),
+	// probed by a controller; the file is validated at start.
+	ChecksFile string
 	// Billing is the local provider's billing model: second (default) or
 	// hour, to try stratus against an hourly-billed cloud.
 	Billing string

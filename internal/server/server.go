@@ -22,6 +22,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
 	"github.com/stratus-cloud/stratus/internal/gc"
+	"github.com/stratus-cloud/stratus/internal/health"
 	"github.com/stratus-cloud/stratus/internal/httpapi"
 	"github.com/stratus-cloud/stratus/internal/metrics"
 	"github.com/stratus-cloud/stratus/internal/policy"
@@ -208,6 +209,22 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		clusters.Policy = enf.Check
 	}
+	// Health checks (issue 7): probes and replica groups from a checks
+	// file, probed by their own controller.
+	var checks []reconcile.Controller
+	if opts.ChecksFile != "" {
+		data, err := os.ReadFile(opts.ChecksFile)
+		if err != nil {
+			return fmt.Errorf("checks: %w", err)
+		}
+		cfg, err := health.Parse(data)
+		if err != nil {
+			return fmt.Errorf("checks file %s: %w", opts.ChecksFile, err)
+		}
+		checks = append(checks, &health.Controller{
+			Store: st, Config: cfg, Clock: clk, Logger: log.With("component", "health"), OnState: mets.CheckUp,
+		})
+	}
 	stopping := make(chan struct{})
 	handler := &httpapi.Handler{
 		Store: st, Clusters: clusters, Jobs: jobSvc, Cost: reporter, Hub: hub, Logger: log, Stopping: stopping,
@@ -243,7 +260,7 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		runner.Run(ctrlCtx,
+		runner.Run(ctrlCtx, append([]reconcile.Controller{
 			&cluster.Controller{
 				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
 				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
@@ -252,7 +269,7 @@ func Run(ctx context.Context, opts Options) error {
 			sched,
 			schedules,
 			&gc.Collector{Store: st, Provider: prov, Installation: installation, Clock: clk, Logger: log},
-		)
+		}, checks...)...)
 		schedules.Wait() // runs cut short by the shutdown stop their workers
 	}()
 

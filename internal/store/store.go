@@ -179,6 +179,7 @@ type Queries interface {
 	JobQueries
 	SchedulesQueries
 	UsersQueries
+	ChecksQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx
@@ -497,4 +498,58 @@ type UsersQueries interface {
 	// AppendAudit stores e, assigning e.ID (and e.Time, if zero).
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+}
+
+// CheckMember is one member of a replica group as last read.
+type CheckMember struct {
+	URL   string `json:"url"`
+	Value string `json:"value,omitempty"`
+	// Error is why the value could not be read ("" if it was).
+	Error string `json:"error,omitempty"`
+	// State is ok, behind or failing; Since is when it entered it.
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+}
+
+// CheckState is a health check's current state (see package health).
+type CheckState struct {
+	Name string
+	// Kind is "probe" or "replicas".
+	Kind string
+	// State is ok, failing or behind; Since is when it entered it.
+	State     string
+	Since     time.Time
+	LastProbe time.Time
+	Detail    string
+	Members   []CheckMember
+}
+
+// CheckResult is one probe of a check, kept as its history.
+type CheckResult struct {
+	// ID is assigned by AppendCheckResult; IDs increase in append order.
+	ID      int64
+	Check   string
+	Time    time.Time
+	State   string
+	Detail  string
+	Members []CheckMember
+}
+
+// ChecksQueries are the per-table operations on health check states and
+// their results.
+type ChecksQueries interface {
+	// PutCheckState creates or replaces the state of check s.Name.
+	PutCheckState(ctx context.Context, s *CheckState) error
+	// GetCheckState returns a check's state; ErrNotFound if absent.
+	GetCheckState(ctx context.Context, name string) (*CheckState, error)
+	// ListCheckStates returns every check's state ordered by name.
+	ListCheckStates(ctx context.Context) ([]*CheckState, error)
+	// DeleteCheckState removes a check's state and results; ErrNotFound
+	// if absent.
+	DeleteCheckState(ctx context.Context, name string) error
+	// AppendCheckResult stores r, assigning r.ID.
+	AppendCheckResult(ctx context.Context, r *CheckResult) error
+	// ListCheckResults returns a check's results newest (highest ID)
+	// first, at most limit (0: all); a negative limit is an error.
+	ListCheckResults(ctx context.Context, check string, limit int) ([]*CheckResult, error)
 }

@@ -96,6 +96,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Schedules", func(t *testing.T) { t.Parallel(); testSchedules(t, newStore) })
 	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, newStore) })
+	t.Run("Checks", func(t *testing.T) { t.Parallel(); testChecks(t, newStore) })
 	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
 }
 
