@@ -28,22 +28,7 @@ with its exit code. Everything after -- is the command. Standard input is
 sent to the command only with --stdin.`,
 		Example: `  stratus exec demo -- hostname
   stratus exec demo --stdin -- sh -c 'wc -l' < jobs.txt`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			switch {
-			case dash < 0 && len(args) <= 1:
-				return usagef("missing command: put it after --, as in: stratus exec NAME -- hostname")
-			case dash < 0:
-				return usagef("put the command after --: stratus exec %s -- %s", args[0], args[1])
-			case dash == 0:
-				return usagef("missing cluster NAME before --")
-			case dash > 1:
-				return usagef("unexpected argument %q before --: stratus exec NAME -- COMMAND [ARG...]", args[1])
-			case len(args) == dash:
-				return usagef("missing command after --")
-			}
-			return nil
-		},
+		Args: nameThenCommand("stratus exec", "NAME", "cluster NAME", ""),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Cluster = args[0]
 			opts.Argv = args[cmd.ArgsLenAtDash():]

@@ -37,22 +37,7 @@ Prints the new job's ID alone on a line, so scripts can capture it:
 With -o json or yaml, prints the whole job instead.`,
 		Example: `  stratus job submit demo -- hostname
   stratus job submit demo --nodes 4 --time-limit 2h --name train -- mpirun ./train`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			switch {
-			case dash < 0 && len(args) <= 1:
-				return usagef("missing command: put it after --, as in: stratus job submit CLUSTER -- hostname")
-			case dash < 0:
-				return usagef("put the command after --: stratus job submit %s -- %s", args[0], args[1])
-			case dash == 0:
-				return usagef("missing CLUSTER before --")
-			case dash > 1:
-				return usagef("unexpected argument %q before --: stratus job submit CLUSTER -- COMMAND [ARG...]", args[1])
-			case len(args) == dash:
-				return usagef("missing command after --")
-			}
-			return nil
-		},
+		Args: nameThenCommand("stratus job submit", "CLUSTER", "CLUSTER", ""),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Cluster = args[0]
 			opts.Argv = args[cmd.ArgsLenAtDash():]

@@ -41,22 +41,7 @@ and one catch-up run is made.
 @hourly, @daily, @weekly, @monthly.`,
 		Example: `  stratus schedule create probes --cron "30 0,6,12,18 * * *" --rotate local-1,local-2,local-3 -- ./probe.sh
   stratus schedule create nightly --cron "0 2 * * *" --timezone Europe/Paris --region local-1 --max-runtime 30m -- make report`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			dash := cmd.ArgsLenAtDash()
-			switch {
-			case dash < 0 && len(args) <= 1:
-				return usagef("missing command: put it after --, as in: stratus schedule create NAME --cron EXPR --region R -- hostname")
-			case dash < 0:
-				return usagef("put the command after --: stratus schedule create %s ... -- %s", args[0], args[1])
-			case dash == 0:
-				return usagef("missing NAME before --")
-			case dash > 1:
-				return usagef("unexpected argument %q before --: stratus schedule create NAME ... -- COMMAND [ARG...]", args[1])
-			case len(args) == dash:
-				return usagef("missing command after --")
-			}
-			return nil
-		},
+		Args: nameThenCommand("stratus schedule create", "NAME", "NAME", " --cron EXPR --region R"),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			opts.Argv = args[cmd.ArgsLenAtDash():]

@@ -203,8 +203,8 @@ func throttled() error {
 	return ec2fake.APIError("RequestLimitExceeded", "Request limit exceeded.")
 }
 
-// connReset is a response lost on the way back.
-var connReset = errors.New("read tcp 10.1.2.3:50412->52.46.1.1:443: read: connection reset by peer")
+// errConnReset is a response lost on the way back.
+var errConnReset = errors.New("read tcp 10.1.2.3:50412->52.46.1.1:443: read: connection reset by peer")
 
 // awsEnv is a control plane without HTTP over the aws provider and ec2fake.
 type awsEnv struct {
@@ -770,7 +770,7 @@ func TestAWS_LostRunInstancesResponseMakesOneInstancePerNode(t *testing.T) {
 			e := newAWSEnv(t, awsEnvOptions{fake: ec2fake.Options{HideNew: tc.hide}})
 			e.create(t, "lab", "", "compute: {types: [c5.large], initial_nodes: 1, max_nodes: 2}\n")
 			nodes := e.nodes(t, "lab")
-			e.api.loseAfter(ec2fake.ActionRunInstances, connReset, connReset)
+			e.api.loseAfter(ec2fake.ActionRunInstances, errConnReset, errConnReset)
 			err := e.pass()
 			if err == nil || !strings.Contains(err.Error(), "connection reset") {
 				t.Fatalf("the pass whose launch responses were lost: err = %v, want the connection reset", err)
