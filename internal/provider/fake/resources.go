@@ -1,14 +1,9 @@
 package fake
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -253,28 +248,6 @@ func (p *Provider) DeregisterImage(ctx context.Context, region, id string) error
 	return fl.result()
 }
 
-// keyFingerprint is the local provider's fingerprint of an authorized_keys
-// line.
-func keyFingerprint(publicKey []byte) (string, error) {
-	bad := func(reason string) error {
-		return &provider.InvalidError{Field: "public_key", Reason: reason}
-	}
-	fields := strings.Fields(string(bytes.TrimSpace(publicKey)))
-	if len(fields) < 2 {
-		return "", bad("not an ssh public key")
-	}
-	blob, err := base64.StdEncoding.DecodeString(fields[1])
-	if err != nil || len(blob) < 4 {
-		return "", bad("the key's second field is not base64 key data")
-	}
-	n := binary.BigEndian.Uint32(blob)
-	if uint64(n) >= uint64(len(blob)-4) || string(blob[4:4+n]) != fields[0] {
-		return "", bad("the key's data does not match its type")
-	}
-	sum := sha256.Sum256(blob)
-	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), nil
-}
-
 // ListKeyPairs implements provider.Resources.
 func (p *Provider) ListKeyPairs(ctx context.Context, region string, f provider.Filter) ([]provider.KeyPair, error) {
 	p.mu.Lock()
@@ -309,7 +282,7 @@ func (p *Provider) ImportKeyPair(ctx context.Context, region, name string, publi
 	if strings.TrimSpace(name) == "" {
 		return provider.KeyPair{}, &provider.InvalidError{Field: "name", Reason: "must not be empty"}
 	}
-	fp, err := keyFingerprint(publicKey)
+	fp, err := provider.KeyFingerprint(publicKey)
 	if err != nil {
 		return provider.KeyPair{}, err
 	}
@@ -392,42 +365,6 @@ func (p *Provider) CreateSecurityGroup(ctx context.Context, region, name, descri
 	return copyGroup(g), fl.result()
 }
 
-func checkRule(ru provider.Rule) error {
-	bad := func(reason string) error {
-		return &provider.InvalidError{Field: "rule", Reason: fmt.Sprintf("%+v: %s", ru, reason)}
-	}
-	switch ru.Protocol {
-	case "tcp", "udp":
-		if ru.FromPort < 0 || ru.ToPort > 65535 || ru.FromPort > ru.ToPort {
-			return bad("ports must be 0–65535 with from ≤ to")
-		}
-	case "icmp", "-1":
-		if ru.FromPort < -1 || ru.ToPort < -1 || ru.FromPort > 65535 || ru.ToPort > 65535 {
-			return bad("ports must be -1–65535")
-		}
-	default:
-		return bad("protocol must be tcp, udp, icmp or -1")
-	}
-	pfx, err := netip.ParsePrefix(ru.CIDR)
-	if err != nil || pfx.Masked() != pfx {
-		return bad("CIDR must be a network address such as 0.0.0.0/0")
-	}
-	return nil
-}
-
-func compareRules(a, b provider.Rule) int {
-	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
-		return c
-	}
-	if a.FromPort != b.FromPort {
-		return a.FromPort - b.FromPort
-	}
-	if a.ToPort != b.ToPort {
-		return a.ToPort - b.ToPort
-	}
-	return strings.Compare(a.CIDR, b.CIDR)
-}
-
 func (p *Provider) changeRules(ctx context.Context, method, region, groupID string, rules []provider.Rule, add bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -440,7 +377,7 @@ func (p *Provider) changeRules(ctx context.Context, method, region, groupID stri
 		return fmt.Errorf("security group %s in %s: %w", groupID, region, provider.ErrNotFound)
 	}
 	for _, ru := range rules {
-		if err := checkRule(ru); err != nil {
+		if err := provider.CheckRule(ru); err != nil {
 			return err
 		}
 	}
@@ -453,7 +390,7 @@ func (p *Provider) changeRules(ctx context.Context, method, region, groupID stri
 			g.Rules = slices.Delete(g.Rules, i, i+1)
 		}
 	}
-	slices.SortFunc(g.Rules, compareRules)
+	slices.SortFunc(g.Rules, provider.CompareRules)
 	return fl.result()
 }
 

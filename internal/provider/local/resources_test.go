@@ -118,19 +118,19 @@ func TestLocalResources_FingerprintIsOpenSSHSHA256(t *testing.T) {
 	}
 	sum := sha256.Sum256(blob)
 	want := "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
-	got, err := local.KeyFingerprint(pub)
+	got, err := provider.KeyFingerprint(pub)
 	if err != nil || got != want {
 		t.Errorf("KeyFingerprint = %q, %v; want %q", got, err, want)
 	}
 	// The comment does not matter.
-	other, _ := local.KeyFingerprint([]byte(strings.Replace(string(pub), "me@host", "someone-else", 1)))
+	other, _ := provider.KeyFingerprint([]byte(strings.Replace(string(pub), "me@host", "someone-else", 1)))
 	if other != want {
 		t.Errorf("fingerprint depends on the comment: %s vs %s", other, want)
 	}
 }
 
 func TestLocalResources_RuleMustBeNetworkAddress(t *testing.T) {
-	err := local.CheckRule(provider.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "10.1.2.3/8"})
+	err := provider.CheckRule(provider.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "10.1.2.3/8"})
 	if err == nil || !strings.Contains(err.Error(), "10.0.0.0/8") {
 		t.Errorf("CheckRule(10.1.2.3/8) = %v, want a hint at 10.0.0.0/8", err)
 	}
