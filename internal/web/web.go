@@ -76,7 +76,7 @@ func Handler(c Config) http.Handler {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{Config: c, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "overview", "cluster", "job", "costs", "events", "schedules", "notfound", "error"} {
+	for _, p := range []string{"signin", "overview", "cluster", "job", "costs", "events", "schedules", "checks", "notfound", "error"} {
 		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(files, "static")
@@ -91,6 +91,7 @@ func Handler(c Config) http.Handler {
 	m.HandleFunc("GET /costs", h.auth(h.costs))
 	m.HandleFunc("GET /events", h.auth(h.events))
 	m.HandleFunc("GET /schedules", h.auth(h.schedules))
+	m.HandleFunc("GET /checks", h.auth(h.checks))
 	m.HandleFunc("/", h.auth(func(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
 		h.notFound(w, r, c, "There is no page here.")
 	}))
@@ -400,4 +401,16 @@ func (h *handler) schedules(w http.ResponseWriter, r *http.Request, c cluster.Ca
 		Available bool
 		List      []api.Schedule
 	}{h.Schedules != nil, scs}))
+}
+
+// checks shows the health checks: each probe's and replica group's state,
+// and every member of a group with its value, a member behind marked.
+// Checks watch the project's own servers, so every signed-in user sees them.
+func (h *handler) checks(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
+	states, err := h.Store.ListCheckStates(r.Context())
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	h.render(w, http.StatusOK, "checks", h.base(c, "Checks", states))
 }

@@ -285,3 +285,38 @@ func TestEscapes(t *testing.T) {
 		t.Errorf("cluster page lacks the escaped event:\n%s", body)
 	}
 }
+
+// The checks page shows each check's state and marks the replica that is
+// behind, with its value.
+func TestChecksPage_MarksTheLaggingReplica(t *testing.T) {
+	e := newEnv(t)
+	since := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, cs := range []*store.CheckState{
+		{Name: "mirrors", Kind: "replicas", State: "behind", Since: since, LastProbe: since, Detail: "1 of 3 behind",
+			Members: []store.CheckMember{
+				{URL: "http://a.example/rev", Value: "r42", State: "ok", Since: since},
+				{URL: "http://b.example/rev", Value: "r42", State: "ok", Since: since},
+				{URL: "http://c.example/rev", Value: "r41", State: "behind", Since: since},
+			}},
+		{Name: "website", Kind: "probe", State: "failing", Since: since, LastProbe: since, Detail: "status 500"},
+	} {
+		if err := e.st.PutCheckState(context.Background(), cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := get(t, e.signIn(t, annToken), e.srv.URL+"/checks")
+	if code != http.StatusOK {
+		t.Fatalf("/checks = %d:\n%s", code, body)
+	}
+	for _, want := range []string{
+		`<tr class="behind">`, "http://c.example/rev", "r41", `state-behind">behind`,
+		"website", `state-failing">failing`, "status 500",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/checks lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Count(body, `<tr class="behind">`) != 1 {
+		t.Errorf("want exactly one member marked behind:\n%s", body)
+	}
+}
