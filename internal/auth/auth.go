@@ -63,3 +63,9 @@ func BearerToken(header string) (string, bool) {
 	}
 	return strings.TrimSpace(tok), true
 }
+
+// AgentTokenHash is the hash the store keeps of a node generation's agent
+// token (AgentToken), by which the agent is recognised.
+func AgentTokenHash(secret, node string, generation int) string {
+	return Hash(AgentToken(secret, node, generation))
+}

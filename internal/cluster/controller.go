@@ -133,7 +133,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 	for _, id := range plan.Relaunch {
 		err := updateNode(ctx, c.Store, id, func(n *store.Node) error {
 			n.Generation++
-			n.TokenHash = auth.Hash(auth.AgentToken(c.AgentSecret, n.ID, n.Generation))
+			n.TokenHash = auth.AgentTokenHash(c.AgentSecret, n.ID, n.Generation)
 			n.InstanceID, n.InstanceState, n.Address, n.PriceMicros = "", "", "", 0
 			n.LaunchedAt, n.RegisteredAt, n.LastHeartbeat = time.Time{}, time.Time{}, time.Time{}
 			return nil

@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,12 +71,6 @@ func (s *Service) wake() {
 	}
 }
 
-func newNodeID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "n-" + hex.EncodeToString(b)
-}
-
 // Create validates and records a new cluster and its initial nodes. A
 // *spec.Errors error means the request was invalid; store.ErrConflict that
 // the name is taken. Nothing is recorded unless everything is valid.
@@ -145,10 +137,10 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 
 func (s *Service) newNode(cluster string, role store.NodeRole, region, typ string, volume int, now time.Time) *store.Node {
 	n := &store.Node{
-		ID: newNodeID(), Cluster: cluster, Role: role, Region: region, Type: typ,
+		ID: store.NewNodeID(), Cluster: cluster, Role: role, Region: region, Type: typ,
 		RootVolumeGB: volume, Generation: 1, CreatedAt: now,
 	}
-	n.TokenHash = auth.Hash(auth.AgentToken(s.AgentSecret, n.ID, n.Generation))
+	n.TokenHash = auth.AgentTokenHash(s.AgentSecret, n.ID, n.Generation)
 	return n
 }
 

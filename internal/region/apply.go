@@ -263,10 +263,10 @@ func (s *Service) workerRecord(ctx context.Context, region, id, typ string) (*st
 			}
 		}
 		n = &store.Node{
-			ID: newNodeID(), Role: store.RoleWorker, Region: region, Type: typ, RootVolumeGB: WorkerVolumeGB,
+			ID: store.NewNodeID(), Role: store.RoleWorker, Region: region, Type: typ, RootVolumeGB: WorkerVolumeGB,
 			Generation: 1, CreatedAt: s.Clock.Now(),
 		}
-		n.TokenHash = auth.Hash(auth.AgentToken(s.AgentSecret, n.ID, n.Generation))
+		n.TokenHash = auth.AgentTokenHash(s.AgentSecret, n.ID, n.Generation)
 		created = true
 		return q.CreateNode(ctx, n)
 	})
@@ -306,7 +306,7 @@ func (s *Service) updateNode(ctx context.Context, id string, fn func(n *store.No
 func (s *Service) nextGeneration(ctx context.Context, id string) (*store.Node, error) {
 	return s.updateNode(ctx, id, func(n *store.Node) {
 		n.Generation++
-		n.TokenHash = auth.Hash(auth.AgentToken(s.AgentSecret, n.ID, n.Generation))
+		n.TokenHash = auth.AgentTokenHash(s.AgentSecret, n.ID, n.Generation)
 		n.InstanceID, n.InstanceState, n.Address, n.PriceMicros = "", "", "", 0
 		n.LaunchedAt, n.RegisteredAt, n.LastHeartbeat = time.Time{}, time.Time{}, time.Time{}
 		n.LastError = ""

@@ -28,11 +28,9 @@ package region
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -287,12 +285,6 @@ func (s *Service) tags(home, owner string, extra ...string) map[string]string {
 
 func (s *Service) ours() provider.Filter {
 	return provider.Filter{Tags: map[string]string{provider.TagInstallation: s.Installation, TagManagedBy: ManagedByRegion}}
-}
-
-func newNodeID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "n-" + hex.EncodeToString(b)
 }
 
 // forEach runs fn for every region, at most s.parallel() at once, and

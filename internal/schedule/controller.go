@@ -377,10 +377,10 @@ func (c *Controller) worker(ctx context.Context, q store.Queries, region string,
 		gb = DefaultWorkerGB
 	}
 	n := &store.Node{
-		ID: newNodeID(), Role: store.RoleWorker, Region: region, Type: typ, RootVolumeGB: gb,
+		ID: store.NewNodeID(), Role: store.RoleWorker, Region: region, Type: typ, RootVolumeGB: gb,
 		Generation: 1, CreatedAt: now,
 	}
-	n.TokenHash = auth.Hash(auth.AgentToken(c.Launcher.AgentSecret, n.ID, n.Generation))
+	n.TokenHash = auth.AgentTokenHash(c.Launcher.AgentSecret, n.ID, n.Generation)
 	if err := q.CreateNode(ctx, n); err != nil {
 		return nil, fmt.Errorf("create worker for %s: %w", region, err)
 	}
@@ -476,5 +476,3 @@ func (c *Controller) updateRun(ctx context.Context, r *store.ScheduleRun, fn fun
 		return nil
 	})
 }
-
-func newNodeID() string { return "n-" + auth.NewSecret()[:12] }

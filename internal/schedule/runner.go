@@ -194,7 +194,7 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 			// Its instance is gone: launch a replacement.
 			n, err = c.updateNode(ctx, n.ID, func(x *store.Node) {
 				x.Generation++
-				x.TokenHash = auth.Hash(auth.AgentToken(c.Launcher.AgentSecret, x.ID, x.Generation))
+				x.TokenHash = auth.AgentTokenHash(c.Launcher.AgentSecret, x.ID, x.Generation)
 				x.InstanceID, x.InstanceState, x.Address, x.PriceMicros = "", "", "", 0
 				x.LaunchedAt, x.RegisteredAt, x.LastHeartbeat = time.Time{}, time.Time{}, time.Time{}
 			})

@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -482,12 +480,6 @@ func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState,
 	return nil
 }
 
-func newNodeID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "n-" + hex.EncodeToString(b)
-}
-
 // apply carries out a fleet decision: new node records (the cluster
 // controller launches them) and idle nodes marked for removal.
 func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.ClusterSpec, dec fleet.Decision) error {
@@ -513,10 +505,10 @@ func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.Cluste
 		for _, l := range dec.Launch {
 			for i := 0; i < l.Count; i++ {
 				n := &store.Node{
-					ID: newNodeID(), Cluster: cl.Name, Role: store.RoleCompute, Region: sp.Region, Type: l.Type,
+					ID: store.NewNodeID(), Cluster: cl.Name, Role: store.RoleCompute, Region: sp.Region, Type: l.Type,
 					Spot: spot, MaxPriceMicros: maxPrice, RootVolumeGB: sp.Compute.VolumeGB, Generation: 1, CreatedAt: now,
 				}
-				n.TokenHash = auth.Hash(auth.AgentToken(c.AgentSecret, n.ID, n.Generation))
+				n.TokenHash = auth.AgentTokenHash(c.AgentSecret, n.ID, n.Generation)
 				if err := q.CreateNode(ctx, n); err != nil {
 					return err
 				}

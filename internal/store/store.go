@@ -6,6 +6,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -101,6 +103,17 @@ type Node struct {
 
 	CreatedAt time.Time
 	Version   int64
+}
+
+// NewNodeID returns a new random node id ("n-" and 12 hex digits). Node ids
+// are never reused, so a launch's client token (derived from the id and
+// the generation) never matches an earlier instance.
+func NewNodeID() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return "n-" + hex.EncodeToString(b)
 }
 
 // NodeFilter selects nodes in ListNodes. Empty fields match everything;
