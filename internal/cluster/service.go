@@ -100,17 +100,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	now := s.Clock.Now()
 	cl := &store.Cluster{Name: req.Name, Owner: caller.User, State: store.ClusterCreating, Spec: raw, CreatedAt: now}
 	var nodes []*store.Node
-	nodes = append(nodes, s.newNode(req.Name, store.RoleHead, sp.Region, sp.Head.Type, sp.Head.VolumeGB, now))
+	nodes = append(nodes, NewNode(s.AgentSecret, req.Name, sp, store.RoleHead, sp.Head.Type, now))
 	for i := 0; i < sp.Compute.InitialNodes; i++ {
-		n := s.newNode(req.Name, store.RoleCompute, sp.Region, sp.Compute.Types[0], sp.Compute.VolumeGB, now)
-		if sp.Compute.SpotPrice != "" {
-			price, err := cost.ParseDollars(sp.Compute.SpotPrice)
-			if err != nil {
-				return api.Cluster{}, spec.Errors{{Field: "compute.spot_price", Message: err.Error()}}
-			}
-			n.Spot, n.MaxPriceMicros = true, int64(price)
-		}
-		nodes = append(nodes, n)
+		nodes = append(nodes, NewNode(s.AgentSecret, req.Name, sp, store.RoleCompute, sp.Compute.Types[0], now))
 	}
 	err = s.Store.WithTx(ctx, func(q store.Queries) error {
 		if err := q.CreateCluster(ctx, cl); err != nil {
@@ -135,12 +127,23 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	return s.view(cl, nodes, nil), nil
 }
 
-func (s *Service) newNode(cluster string, role store.NodeRole, region, typ string, volume int, now time.Time) *store.Node {
+// NewNode returns the record of a new node of cluster name with spec sp:
+// a head node or a compute node of type typ, generation 1, with its agent
+// token's hash. Compute nodes are spot instances at the spec's maximum
+// price when it has one.
+func NewNode(secret, name string, sp api.ClusterSpec, role store.NodeRole, typ string, now time.Time) *store.Node {
 	n := &store.Node{
-		ID: store.NewNodeID(), Cluster: cluster, Role: role, Region: region, Type: typ,
-		RootVolumeGB: volume, Generation: 1, CreatedAt: now,
+		ID: store.NewNodeID(), Cluster: name, Role: role, Region: sp.Region, Type: typ,
+		RootVolumeGB: sp.Head.VolumeGB, Generation: 1, CreatedAt: now,
 	}
-	n.TokenHash = auth.AgentTokenHash(s.AgentSecret, n.ID, n.Generation)
+	if role == store.RoleCompute {
+		n.RootVolumeGB = sp.Compute.VolumeGB
+		// The spec's price is validated before it is stored.
+		if price, err := cost.ParseDollars(sp.Compute.SpotPrice); err == nil && sp.Compute.SpotPrice != "" {
+			n.Spot, n.MaxPriceMicros = true, int64(price)
+		}
+	}
+	n.TokenHash = auth.AgentTokenHash(secret, n.ID, n.Generation)
 	return n
 }
 

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
-	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
 	"github.com/stratus-cloud/stratus/internal/fleet"
@@ -484,13 +484,6 @@ func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState,
 // controller launches them) and idle nodes marked for removal.
 func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.ClusterSpec, dec fleet.Decision) error {
 	now := c.Clock.Now()
-	var spot bool
-	var maxPrice int64
-	if sp.Compute.SpotPrice != "" {
-		if p, err := cost.ParseDollars(sp.Compute.SpotPrice); err == nil {
-			spot, maxPrice = true, int64(p)
-		}
-	}
 	return c.Store.WithTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetCluster(ctx, cl.Name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -504,11 +497,7 @@ func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.Cluste
 		}
 		for _, l := range dec.Launch {
 			for i := 0; i < l.Count; i++ {
-				n := &store.Node{
-					ID: store.NewNodeID(), Cluster: cl.Name, Role: store.RoleCompute, Region: sp.Region, Type: l.Type,
-					Spot: spot, MaxPriceMicros: maxPrice, RootVolumeGB: sp.Compute.VolumeGB, Generation: 1, CreatedAt: now,
-				}
-				n.TokenHash = auth.AgentTokenHash(c.AgentSecret, n.ID, n.Generation)
+				n := cluster.NewNode(c.AgentSecret, cl.Name, sp, store.RoleCompute, l.Type, now)
 				if err := q.CreateNode(ctx, n); err != nil {
 					return err
 				}
