@@ -31,8 +31,6 @@ const (
 	// CapacityCooldown is how long a type that ran out of capacity is
 	// avoided.
 	CapacityCooldown = 10 * time.Minute
-	// recentWindow is how far back job arrivals feed the fleet's prediction.
-	recentWindow = 6 * time.Hour
 )
 
 // Capacity remembers instance types that ran out of capacity, per region,
@@ -147,9 +145,17 @@ type nodeState struct {
 
 func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (time.Time, error) {
 	now := c.Clock.Now()
-	active, err := c.Store.ListJobs(ctx, store.JobFilter{Cluster: cl.Name, States: []store.JobState{store.JobQueued, store.JobRunning}})
+	// One read of the cluster's jobs serves both the queue and the
+	// fleet's view of recent arrivals.
+	all, err := c.Store.ListJobs(ctx, store.JobFilter{Cluster: cl.Name})
 	if err != nil {
 		return time.Time{}, err
+	}
+	var active []*store.Job
+	for _, j := range all {
+		if j.State == store.JobQueued || j.State == store.JobRunning {
+			active = append(active, j)
+		}
 	}
 	if cl.State == store.ClusterDeleting || cl.State == store.ClusterFailed {
 		var errs []error
@@ -283,10 +289,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 			demand = append(demand, fleet.Demand{Nodes: j.Nodes, TimeLimit: j.TimeLimit, SubmittedAt: j.SubmittedAt})
 		}
 	}
-	recent, err := c.recent(ctx, cl.Name, now)
-	if err != nil {
-		return next, err
-	}
+	recent := recentArrivals(all, now)
 	dec := fleet.Plan(fleet.Input{
 		Now: now, Policy: policy, Nodes: fn, Queue: demand,
 		Unavailable: c.Capacity.Unavailable(sp.Region, now), Recent: recent,
@@ -364,15 +367,12 @@ func (c *Controller) policy(sp api.ClusterSpec, nodes []*store.Node) fleet.Polic
 	return p
 }
 
-// recent returns the cluster's jobs submitted in the last hours.
-func (c *Controller) recent(ctx context.Context, cluster string, now time.Time) ([]fleet.Arrival, error) {
-	all, err := c.Store.ListJobs(ctx, store.JobFilter{Cluster: cluster})
-	if err != nil {
-		return nil, err
-	}
+// recentArrivals returns the jobs submitted in the last hours, oldest first,
+// for the fleet's prediction.
+func recentArrivals(all []*store.Job, now time.Time) []fleet.Arrival {
 	var out []fleet.Arrival
 	for _, j := range all {
-		if now.Sub(j.SubmittedAt) > recentWindow {
+		if now.Sub(j.SubmittedAt) > fleet.RecentWindow {
 			continue
 		}
 		a := fleet.Arrival{At: j.SubmittedAt, Nodes: j.Nodes}
@@ -382,7 +382,7 @@ func (c *Controller) recent(ctx context.Context, cluster string, now time.Time) 
 		out = append(out, a)
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].At.Before(out[b].At) })
-	return out, nil
+	return out
 }
 
 // start moves a queued job to running on nodes.
