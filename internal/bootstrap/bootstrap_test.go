@@ -71,6 +71,9 @@ func tools(t *testing.T, downloader string) string {
 	for _, name := range []string{"mkdir", "rm", "chmod", "mv", "sha256sum", "nohup", "sleep", downloader} {
 		p, err := exec.LookPath(name)
 		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s not installed: %v (.ci/run installs curl and wget)", name, err)
+			}
 			t.Skipf("%s not installed: %v", name, err)
 		}
 		if err := os.Symlink(p, filepath.Join(dir, name)); err != nil {

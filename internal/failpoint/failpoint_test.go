@@ -28,7 +28,3 @@ func TestHit_KillsOnTheArmedHit(t *testing.T) {
 		t.Fatalf("child printed %q, want only the line before the armed hit", out)
 	}
 }
-
-func TestHit_UnarmedDoesNothing(t *testing.T) {
-	Hit("not-armed") // must return
-}

@@ -691,7 +691,7 @@ func TestLocal_ReusedPIDNotKilled(t *testing.T) {
 	stranger := exec.Command("sleep", "60")
 	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := stranger.Start(); err != nil {
-		t.Skipf("cannot start sleep: %v", err)
+		t.Fatalf("cannot start sleep: %v", err)
 	}
 	t.Cleanup(func() { stranger.Process.Kill(); stranger.Wait() })
 
