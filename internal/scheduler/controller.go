@@ -99,6 +99,21 @@ func (c *Controller) FleetStatus(cluster string) string {
 	return c.status[cluster]
 }
 
+// pruneStatus forgets the fleet status of clusters that no longer exist.
+func (c *Controller) pruneStatus(clusters []*store.Cluster) {
+	live := make(map[string]bool, len(clusters))
+	for _, cl := range clusters {
+		live[cl.Name] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name := range c.status {
+		if !live[name] {
+			delete(c.status, name)
+		}
+	}
+}
+
 func (c *Controller) setStatus(cluster, s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -128,6 +143,7 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 			next = n
 		}
 	}
+	c.pruneStatus(clusters)
 	res := reconcile.Result{}
 	if !next.IsZero() {
 		res.RequeueAfter = max(next.Sub(c.Clock.Now()), 100*time.Millisecond)
