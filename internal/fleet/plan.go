@@ -339,12 +339,27 @@ func (pl *planner) keepIdle(n Node) (time.Time, bool) {
 	return until, until.After(pl.now)
 }
 
-// lastMinute is how long before its paid time runs out a node is removed
-// by the billing-hour policy: enough for the termination to register.
-const lastMinute = time.Minute
+// lastMinute is how long before its paid hour runs out a node is removed
+// by the billing-hour and stratus policies: enough for the termination to
+// register. Under per-second billing the paid time is the minimum after a
+// launch (60 s on AWS), and lastSeconds is the margin.
+const (
+	lastMinute  = time.Minute
+	lastSeconds = 5 * time.Second
+)
+
+// paidCheck returns when an idle node's paid time runs out, less the
+// margin the termination needs: until then keeping it costs nothing.
+func (pl *planner) paidCheck(n Node) time.Time {
+	margin := lastMinute
+	if pl.p.Billing.Unit < time.Minute {
+		margin = lastSeconds
+	}
+	return pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-margin)
+}
 
 func (pl *planner) keepPaid(n Node) (time.Time, bool) {
-	check := pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-lastMinute)
+	check := pl.paidCheck(n)
 	return check, check.After(pl.now)
 }
 

@@ -237,10 +237,11 @@ func TestPlan(t *testing.T) {
 				NextCheck: now.Add(29 * time.Minute)},
 		},
 		{
-			name: "billing-hour per second: the paid time is always about to run out",
+			name: "billing-hour per second: only the 60-second minimum is paid ahead",
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour)),
 				Nodes: []Node{idle("a", 30*time.Minute, 20*time.Minute), idle("b", 30*time.Second, 10*time.Second)}},
-			want: Decision{Remove: []string{"a", "b"}, Reason: "removing 2 idle nodes (their paid time ends)"},
+			want: Decision{Remove: []string{"a"}, Reason: "removing 1 idle node (their paid time ends); idle: 1 node kept until their paid time ends",
+				NextCheck: now.Add(25 * time.Second)},
 		},
 		{
 			name: "billing-hour removes the node whose paid hour ends soonest at min",

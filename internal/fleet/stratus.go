@@ -145,7 +145,7 @@ func (pl *planner) keepStratus(cands []Node) []keepUntil {
 	// Most valuable first: the end of the removal order.
 	for i := len(cands) - 1; i >= 0; i-- {
 		n := cands[i]
-		if check := pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-lastMinute); check.After(pl.now) {
+		if check := pl.paidCheck(n); check.After(pl.now) {
 			ks[i] = keepUntil{keep: true, until: check, paid: true}
 			kept++
 			continue

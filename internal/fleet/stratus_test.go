@@ -21,6 +21,14 @@ func TestPlan_Stratus(t *testing.T) {
 			want: Decision{Remove: []string{"a"}, Reason: "removing 1 idle node (not expected to be needed soon)"},
 		},
 		{
+			name: "per second: a fresh node stays through its paid 60-second minimum",
+			in: Input{Now: now, Policy: policy(stratusPolicy),
+				Nodes: []Node{idle("a", 20*time.Second, 15*time.Second), idle("b", 2*time.Hour, time.Minute)}},
+			want: Decision{Remove: []string{"b"},
+				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept until their paid time ends",
+				NextCheck: now.Add(35 * time.Second)},
+		},
+		{
 			name: "recent one-node jobs: one idle node kept, the longest idle goes",
 			// worth(k=1) = (300 s × 3 + 2 h × 3) / 1 h = 6.25 > 1; k=2: nothing.
 			in: Input{Now: now, Policy: policy(stratusPolicy),
