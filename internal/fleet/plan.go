@@ -342,10 +342,10 @@ func (pl *planner) keepIdle(n Node) (time.Time, bool) {
 // lastMinute is how long before its paid hour runs out a node is removed
 // by the billing-hour and stratus policies: enough for the termination to
 // register. Under per-second billing the paid time is the minimum after a
-// launch (60 s on AWS), and lastSeconds is the margin.
+// launch (60 s on AWS), and secondlyMargin is the margin.
 const (
 	lastMinute  = time.Minute
-	lastSeconds = 5 * time.Second
+	secondlyMargin = 5 * time.Second
 )
 
 // paidCheck returns when an idle node's paid time runs out, less the
@@ -353,7 +353,7 @@ const (
 func (pl *planner) paidCheck(n Node) time.Time {
 	margin := lastMinute
 	if pl.p.Billing.Unit < time.Minute {
-		margin = lastSeconds
+		margin = secondlyMargin
 	}
 	return pl.p.Billing.PaidUntil(n.LaunchedAt, pl.now).Add(-margin)
 }
