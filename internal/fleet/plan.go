@@ -344,7 +344,7 @@ func (pl *planner) keepIdle(n Node) (time.Time, bool) {
 // register. Under per-second billing the paid time is the minimum after a
 // launch (60 s on AWS), and secondlyMargin is the margin.
 const (
-	lastMinute  = time.Minute
+	lastMinute     = time.Minute
 	secondlyMargin = 5 * time.Second
 )
 
