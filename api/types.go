@@ -80,6 +80,9 @@ type Cluster struct {
 	CostSoFar string `json:"cost_so_far" yaml:"cost_so_far"`
 	// Fleet says why the compute fleet has the size it has.
 	Fleet string `json:"fleet,omitempty" yaml:"fleet,omitempty"`
+	// Customisation is what the owner's policy entry installs on the
+	// cluster's nodes, as captured at creation (show only).
+	Customisation *CustomisationSummary `json:"customisation,omitempty" yaml:"customisation,omitempty"`
 	// Events are the cluster's recent events, newest first (show only).
 	Events []Event `json:"events,omitempty" yaml:"events,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,10 +32,12 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestBrowser_StatusPage starts stratus with a cluster, a job and health
-// checks against HTTP servers on loopback (one replica behind), opens the
-// status page in headless Chromium, signs in, and checks what is shown.
-// With STRATUS_SCREENSHOT=FILE it saves a screenshot of the overview there.
+// TestBrowser_StatusPage starts stratus with a cluster, a job, health
+// checks against HTTP servers on loopback (one replica behind) and a
+// configured region, opens the status page in headless Chromium, signs
+// in, and checks what is shown: the overview, the cluster's nodes, the
+// lagging replica, the region's resources and the cost chart. With
+// STRATUS_SCREENSHOT=FILE it saves a screenshot of the overview there.
 func TestBrowser_StatusPage(t *testing.T) {
 	chrome := chromium(t)
 	dir := t.TempDir()
@@ -57,8 +60,10 @@ func TestBrowser_StatusPage(t *testing.T) {
 `, m1.URL, m2.URL, m3.URL)
 	checksFile := filepath.Join(dir, "checks.yaml")
 	spec := filepath.Join(dir, "lab.yaml")
+	key := filepath.Join(dir, "id.pub")
 	for path, data := range map[string]string{
 		checksFile: checks,
+		key:        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKixAMZdFG7dgQ7LwRMoxRkEg9qJ3QDw687iIgPvGTAT me@example\n",
 		spec:       "head: {type: t3.micro}\ncompute: {types: [t3.micro], initial_nodes: 1, max_nodes: 2}\n",
 	} {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
@@ -107,6 +112,7 @@ func TestBrowser_StatusPage(t *testing.T) {
 	}
 	run("cluster", "create", "lab", "-f", spec, "--wait", "--timeout", "60s")
 	run("job", "submit", "lab", "--name", "align", "--", "sleep", "30")
+	run("region", "configure", "local-2", "--from", "local-1", "--key-file", "id.pub", "--key-name", "ops")
 	token, err := os.ReadFile(filepath.Join(dir, "stratus-data", "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +136,7 @@ func TestBrowser_StatusPage(t *testing.T) {
 	defer cancel()
 
 	base := "http://" + addr
-	var overview, clusterPage, checksPage string
+	var overview, clusterPage, checksPage, regionsPage, costsPage string
 	var shot []byte
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(base+"/signin"),
@@ -163,6 +169,24 @@ func TestBrowser_StatusPage(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("tr.behind").length`, &behindRows)); err != nil {
 		t.Fatal(err)
 	}
+	var regionLink bool
+	var local2, chartBars int
+	var legend []string
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`!!document.querySelector('nav a[href="/regions"]')`, &regionLink),
+		chromedp.Navigate(base+"/regions"),
+		chromedp.WaitVisible(`#region-local-2`),
+		chromedp.Text(`main`, &regionsPage),
+		chromedp.Evaluate(`document.querySelectorAll("#region-local-2 tbody tr").length`, &local2),
+		chromedp.Navigate(base+"/costs"),
+		chromedp.WaitVisible(`svg.chart`),
+		chromedp.Text(`main`, &costsPage),
+		chromedp.Evaluate(`document.querySelectorAll("svg.chart rect").length`, &chartBars),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("ul.legend .key")).map(e => e.textContent)`, &legend),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v\nserver:\n%s", err, out.String())
+	}
 
 	for _, want := range []string{"lab", "running", "admin"} {
 		if !strings.Contains(overview, want) {
@@ -176,6 +200,18 @@ func TestBrowser_StatusPage(t *testing.T) {
 	}
 	if behindRows != 1 || !strings.Contains(checksPage, m3.URL) || !strings.Contains(checksPage, "r41") {
 		t.Errorf("checks page: %d rows marked behind, want 1 (the mirror at %s serving r41):\n%s", behindRows, m3.URL, checksPage)
+	}
+	// local-2 holds the image copy, the key pair, the group and the
+	// stopped worker, as configured: in sync.
+	if !regionLink || local2 != 4 || !strings.Contains(regionsPage, "in sync") || !strings.Contains(regionsPage, "ops") ||
+		!strings.Contains(regionsPage, "Configured from local-1") {
+		t.Errorf("regions page: nav link %v, %d resources in local-2 (want 4), want it in sync:\n%s", regionLink, local2, regionsPage)
+	}
+	// The cluster has run: a bar in each chart at least, the cluster in
+	// the legend of the chart by cluster, its owner (admin) in the one by
+	// owner.
+	if chartBars < 2 || !slices.Contains(legend, "lab") || !slices.Contains(legend, "admin") {
+		t.Errorf("costs page: %d bars, legend %q; want the cluster lab and the owner admin:\n%s", chartBars, legend, costsPage)
 	}
 	if len(shot) == 0 {
 		t.Error("no screenshot")

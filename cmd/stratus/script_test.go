@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,11 +13,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/dropbox/miniotest"
+	"github.com/stratus-cloud/stratus/internal/notify"
+	"github.com/stratus-cloud/stratus/internal/notify/smtptest"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/local"
 )
@@ -37,6 +42,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	// MinIO (for the drop-box scripts) builds alongside the other scripts.
+	go func() { _, _ = miniotest.Binary() }()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -48,6 +55,12 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
+		Condition: func(cond string) (bool, error) {
+			if cond == "minio" {
+				return condMinio()
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
@@ -59,15 +72,25 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitserver":  cmdWaitServer,
-			"freeport":    cmdFreePort,
-			"instances":   cmdInstances,
-			"cloudlaunch": cmdCloudLaunch,
-			"sleep":       cmdSleep,
-			"jobdone":     cmdJobDone,
-			"reclaim":     cmdReclaim,
-			"cloudres":    cmdCloudRes,
-			"envfile":     cmdEnvFile,
+			"waitserver":    cmdWaitServer,
+			"freeport":      cmdFreePort,
+			"instances":     cmdInstances,
+			"cloudlaunch":   cmdCloudLaunch,
+			"sleep":         cmdSleep,
+			"jobdone":       cmdJobDone,
+			"reclaim":       cmdReclaim,
+			"cloudres":      cmdCloudRes,
+			"envfile":       cmdEnvFile,
+			"minio":         cmdMinio,
+			"s3put":         cmdS3Put,
+			"s3get":         cmdS3Get,
+			"s3wait":        cmdS3Wait,
+			"s3ls":          cmdS3Ls,
+			"s3notify":      cmdS3Notify,
+			"dropboxevent":  cmdDropboxEvent,
+			"smtpserver":    cmdSMTPServer,
+			"waitfile":      cmdWaitFile,
+			"webhookserver": cmdWebhookServer,
 		},
 	})
 }
@@ -374,4 +397,120 @@ func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: envfile NAME FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// cmdSMTPServer starts a real SMTP server (github.com/emersion/go-smtp) on
+// 127.0.0.1 for the rest of the script: STARTTLS with a self-signed
+// certificate, written to $WORK/smtp-ca.pem, and AUTH PLAIN as
+// $SMTP_USER with the password in $WORK/smtp.password. Each message it
+// accepts is written to $WORK/mail/N.eml (1, 2, ...), after headers
+// X-Envelope-To, X-TLS and X-Auth-User saying how it came. It sets
+// SMTP_PORT.
+//
+//	smtpserver
+func cmdSMTPServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: smtpserver")
+	}
+	dir := ts.MkAbs("mail")
+	ts.Check(os.MkdirAll(dir, 0o755))
+	var mu sync.Mutex
+	n := 0
+	srv, err := smtptest.Start(smtptest.Options{
+		Username: "stratus-mailer", Password: "mail-pass-1",
+		OnMessage: func(m smtptest.Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			head := fmt.Sprintf("X-Envelope-To: %s\r\nX-TLS: %v\r\nX-Auth-User: %s\r\n", strings.Join(m.To, ", "), m.TLS, m.User)
+			path := filepath.Join(dir, fmt.Sprintf("%d.eml", n))
+			// Written whole under a temporary name, so waitfile never
+			// sees half a message.
+			if err := os.WriteFile(path+".tmp", append([]byte(head), m.Data...), 0o644); err == nil {
+				_ = os.Rename(path+".tmp", path)
+			}
+		},
+	})
+	ts.Check(err)
+	ts.Defer(func() { srv.Close() })
+	ts.Check(os.WriteFile(ts.MkAbs("smtp-ca.pem"), srv.CertPEM, 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("smtp.password"), []byte("mail-pass-1\n"), 0o600))
+	ts.Setenv("SMTP_PORT", strconv.Itoa(srv.Port))
+	ts.Setenv("SMTP_USER", "stratus-mailer")
+}
+
+// cmdWaitFile waits until FILE exists, failing after TIMEOUT.
+//
+//	waitfile TIMEOUT FILE
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile TIMEOUT FILE")
+	}
+	timeout, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	path := ts.MkAbs(args[1])
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within %s", args[1], timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdWebhookServer starts a webhook receiver on 127.0.0.1 for the rest of
+// the script. It checks each post's signature with SECRET (notify.Verify);
+// a post that fails the check gets 401 and its error is written to
+// $WORK/hooks/rejected; the first FAIL good posts get 503 (default 0);
+// later ones are written to $WORK/hooks/N.json (1, 2, ...) and get 204.
+// It sets WEBHOOK_URL.
+//
+//	webhookserver SECRET [FAIL]
+func cmdWebhookServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: webhookserver SECRET [FAIL]")
+	}
+	secret, fail := args[0], 0
+	if len(args) == 2 {
+		var err error
+		fail, err = strconv.Atoi(args[1])
+		ts.Check(err)
+	}
+	dir := ts.MkAbs("hooks")
+	ts.Check(os.MkdirAll(dir, 0o755))
+	var mu sync.Mutex
+	n := 0
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := notify.Verify(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+			_ = os.WriteFile(filepath.Join(dir, "rejected"), []byte(err.Error()+"\n"), 0o644)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if fail > 0 {
+			fail--
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("%d.json", n))
+		if err := os.WriteFile(path+".tmp", body, 0o644); err == nil {
+			_ = os.Rename(path+".tmp", path)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("WEBHOOK_URL", "http://"+ln.Addr().String()+"/hook")
 }

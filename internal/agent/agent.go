@@ -35,6 +35,9 @@ type Options struct {
 	// each once (EC2: instance metadata); else the notice file in the
 	// instance directory is watched.
 	WatchNotices func(ctx context.Context, report func(api.Notice))
+	// ScriptTimeout bounds each bootstrap script (default
+	// DefaultScriptTimeout; custom.go).
+	ScriptTimeout time.Duration
 }
 
 // Agent is a running agent.
@@ -84,6 +87,14 @@ func Run(ctx context.Context, opts Options) error {
 			return nil
 		case <-time.After(d):
 		}
+	}
+	// The instance's customisation (ssh keys, bootstrap scripts) runs
+	// once, before the node counts as registered (custom.go).
+	if err := a.customise(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
 	if err := a.register(ctx); err != nil {
 		return nil // ctx ended

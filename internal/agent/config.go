@@ -32,6 +32,10 @@ type Config struct {
 	// BootDelayMillis makes the agent wait this long before registering,
 	// standing in for an instance's boot time.
 	BootDelayMillis int64 `json:"boot_delay_ms,omitempty"`
+	// LoginUser is the account whose ~/.ssh/authorized_keys receives the
+	// cluster owner's keys (EC2: the image's user, like ec2-user). Empty:
+	// the agent's home directory is the login user's.
+	LoginUser string `json:"login_user,omitempty"`
 }
 
 // WriteConfig writes c to dir/agent.json with mode 0600.

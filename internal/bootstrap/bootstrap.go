@@ -34,6 +34,8 @@ const (
 	DefaultInstallDir = "/usr/local/bin"
 	DefaultConfigDir  = "/etc/stratus"
 	DefaultRoot       = "/"
+	// DefaultLoginUser is the login user of Amazon Linux images.
+	DefaultLoginUser = "ec2-user"
 )
 
 // Fixed places, under Root.
@@ -65,6 +67,9 @@ type Config struct {
 	// Root prefixes every path the script writes (default "/"); tests use
 	// it to run the script inside a temporary directory.
 	Root string
+	// LoginUser is the image's login user, who gets the cluster owner's
+	// ssh keys (default DefaultLoginUser); it goes into agent.json.
+	LoginUser string
 }
 
 // withDefaults returns c with its empty fields defaulted.
@@ -77,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Root == "" {
 		c.Root = DefaultRoot
+	}
+	if c.LoginUser == "" {
+		c.LoginUser = DefaultLoginUser
 	}
 	c.BinarySHA256 = strings.ToLower(c.BinarySHA256)
 	return c
@@ -113,6 +121,9 @@ func (c Config) Validate() error {
 	if c.Token == "" {
 		bad("Token", "is required")
 	}
+	if err := CheckLoginUser(c.LoginUser); err != nil {
+		bad("LoginUser", "%v", err)
+	}
 	if b, err := hex.DecodeString(c.BinarySHA256); err != nil || len(b) != 32 {
 		bad("BinarySHA256", "must be 64 hexadecimal characters, got %q", c.BinarySHA256)
 	}
@@ -125,6 +136,28 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckLoginUser reports whether s is a login user's name (empty stands
+// for DefaultLoginUser).
+func CheckLoginUser(s string) error {
+	if s != "" && !validUserName(s) {
+		return fmt.Errorf("must be a user name (a lower-case letter or underscore, then letters, digits, _, . or -; at most 32), got %q", s)
+	}
+	return nil
+}
+
+func validUserName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '.' || r == '-')
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func hasControl(s string) bool {
@@ -141,7 +174,7 @@ func Render(c Config) ([]byte, error) {
 	installDir, configDir, logFile := under(c.InstallDir), under(c.ConfigDir), under(LogFile)
 	bin := path.Join(installDir, binName)
 
-	agentConfig, err := json.MarshalIndent(agent.Config{ServerURL: c.ServerURL, Token: c.Token}, "", "  ")
+	agentConfig, err := json.MarshalIndent(agent.Config{ServerURL: c.ServerURL, Token: c.Token, LoginUser: c.LoginUser}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

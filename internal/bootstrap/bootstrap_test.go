@@ -162,7 +162,7 @@ func TestRunInstallsAndStarts(t *testing.T) {
 			if err := json.Unmarshal(data, &ac); err != nil {
 				t.Fatalf("agent.json: %v\n%s", err, data)
 			}
-			if want := (agent.Config{ServerURL: c.ServerURL, Token: c.Token}); ac != want {
+			if want := (agent.Config{ServerURL: c.ServerURL, Token: c.Token, LoginUser: bootstrap.DefaultLoginUser}); ac != want {
 				t.Errorf("agent.json = %+v, want %+v", ac, want)
 			}
 			args := e.started(t)
@@ -280,6 +280,8 @@ func TestValidate(t *testing.T) {
 		"install rel":    {func(c *bootstrap.Config) { c.InstallDir = "bin" }, "InstallDir: must be an absolute path"},
 		"config ctl":     {func(c *bootstrap.Config) { c.ConfigDir = "/etc/x\ny" }, "ConfigDir: must not contain control characters"},
 		"root rel":       {func(c *bootstrap.Config) { c.Root = "tmp" }, "Root: must be an absolute path"},
+		"login user":     {func(c *bootstrap.Config) { c.LoginUser = "ec2 user'; rm" }, "LoginUser: must be a user name"},
+		"login digit":    {func(c *bootstrap.Config) { c.LoginUser = "1abc" }, "LoginUser: must be a user name"},
 	} {
 		c := good
 		tc.mod(&c)

@@ -71,7 +71,7 @@ func TestUsageErrors(t *testing.T) {
 		{"exec without command", []string{"exec", "demo"}, []string{"missing command"}},
 		{"exec with nothing after --", []string{"exec", "demo", "--"}, []string{"missing command after --"}},
 		{"exec without name", []string{"exec", "--", "hostname"}, []string{"missing cluster NAME"}},
-		{"cluster without subcommand", []string{"cluster"}, []string{"missing command: stratus cluster create|list|show|delete|wait"}},
+		{"cluster without subcommand", []string{"cluster"}, []string{"missing command: stratus cluster create|list|show|delete|stop|start|wait"}},
 		{"list with an argument", []string{"cluster", "list", "extra"}, []string{`unexpected argument "extra"`}},
 		{"agent without instance dir", []string{"agent"}, []string{"missing --instance-dir"}},
 		{"serve negative boot delay", []string{"serve", "--boot-delay", "-1s"}, []string{"--boot-delay must not be negative"}},

@@ -221,11 +221,11 @@ commands find it and its admin token with no setup.`,
 func (a *app) newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Create, list, show and delete clusters",
+		Short: "Create, list, show, delete, stop and start clusters",
 		Args:  cobra.ArbitraryArgs,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("missing command: stratus cluster create|list|show|delete|wait")
+				return usagef("missing command: stratus cluster create|list|show|delete|stop|start|wait")
 			}
 			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 		}),
@@ -235,6 +235,8 @@ func (a *app) newClusterCmd() *cobra.Command {
 		a.newClusterListCmd(),
 		a.newClusterShowCmd(),
 		a.newClusterDeleteCmd(),
+		a.newClusterStopCmd(),
+		a.newClusterStartCmd(),
 		a.newClusterWaitCmd(),
 	)
 	return cmd

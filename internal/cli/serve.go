@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratus-cloud/stratus/internal/dropbox"
 	"github.com/stratus-cloud/stratus/internal/server"
 )
 
@@ -26,7 +28,13 @@ type serveOptions struct {
 	CatalogFile      string
 	PolicyFile       string
 	ChecksFile       string
+	NotifyFile       string
 	AWS              server.AWSOptions
+	Dropbox          string
+	DropboxEndpoint  string
+	DropboxRegion    string
+	DropboxInterval  time.Duration
+	DropboxTokenFile string
 }
 
 func (a *app) newServeCmd() *cobra.Command {
@@ -60,6 +68,7 @@ on the next start.`,
 	f.StringVar(&opts.Provider, "provider", "local", "cloud provider `NAME`: local or aws")
 	f.StringVar(&opts.CatalogFile, "catalog", "", "instance type catalog `FILE` with prices, replacing the built-in one")
 	f.StringVar(&opts.PolicyFile, "policy", "", "administrator's policy `FILE` (YAML: who may create clusters, instance types, node limits, spot price, monthly budget); reloaded when it changes")
+	f.StringVar(&opts.NotifyFile, "notify", "", "notifications `FILE` (YAML: SMTP server, admin address, signed webhooks) for cluster, budget, lifetime, schedule and check events")
 	f.StringVar(&opts.ChecksFile, "checks", "", "health checks `FILE` (YAML: HTTP(S) probes and replica groups that must agree on a value); see 'stratus check'")
 	f.StringVar(&opts.AWS.File, "aws-config", "", "aws provider: YAML `FILE` listing regions with subnet, security groups, key pair, instance profile and image")
 	f.StringVar(&opts.AWS.Region, "aws-region", "", "aws provider: the `REGION` (one region from flags)")
@@ -69,7 +78,13 @@ on the next start.`,
 	f.StringVar(&opts.AWS.KeyName, "aws-key-name", "", "aws provider: EC2 key pair `NAME` for ssh")
 	f.StringVar(&opts.AWS.InstanceProfile, "aws-instance-profile", "", "aws provider: instance profile `NAME` or ARN")
 	f.StringVar(&opts.AWS.RootDevice, "aws-root-device", "", "aws provider: the AMI's root `DEVICE` (default /dev/xvda)")
+	f.StringVar(&opts.AWS.LoginUser, "aws-login-user", "", "aws provider: the images' login `USER`, who gets the cluster owner's ssh keys (default ec2-user)")
 	f.StringVar(&opts.AWS.Endpoint, "aws-endpoint", "", "aws provider: base `URL` of an EC2-compatible endpoint (default: AWS)")
+	f.StringVar(&opts.Dropbox, "dropbox", "", "drop-box `URL` watched for home/<user>/<cluster>.cf-create and .cf-delete: dir://PATH, s3://BUCKET[/PREFIX] or none (default dir://DIR/dropbox)")
+	f.StringVar(&opts.DropboxEndpoint, "dropbox-endpoint", "", "drop-box: base `URL` of an S3-compatible server such as MinIO (default: AWS S3)")
+	f.StringVar(&opts.DropboxRegion, "dropbox-region", "us-east-1", "drop-box: the S3 `REGION`")
+	f.DurationVar(&opts.DropboxInterval, "dropbox-interval", 30*time.Second, "drop-box: how often it is listed, so that requests whose event notification was lost are found")
+	f.StringVar(&opts.DropboxTokenFile, "dropbox-webhook-token-file", "", "drop-box: `FILE` with the token S3 event notifications carry (default DIR/dropbox.token, made on first start)")
 	f.DurationVar(&opts.BootDelay, "boot-delay", 0, "simulated boot time of local instances")
 	f.StringVar(&opts.Billing, "billing", "second", "billing model of the local provider: second (per second, 60 s minimum) or hour (per started hour)")
 	f.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 0, "time without heartbeats after which a node is unhealthy (default 30s)")
@@ -96,6 +111,21 @@ func (o serveOptions) validate() error {
 		return usagef("--billing must be second or hour, got %q", o.Billing)
 	case o.HeartbeatTimeout < 0:
 		return usagef("--heartbeat-timeout must not be negative")
+	case o.DropboxInterval <= 0:
+		return usagef("--dropbox-interval must be positive, like 30s")
+	case o.DropboxEndpoint != "" && !strings.HasPrefix(o.Dropbox, "s3://"):
+		return usagef("--dropbox-endpoint needs --dropbox s3://BUCKET")
+	}
+	if o.Dropbox != "" && o.Dropbox != "none" {
+		if _, err := dropbox.ParseLocation(o.Dropbox); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	if o.DropboxEndpoint != "" {
+		u, err := url.Parse(o.DropboxEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--dropbox-endpoint %q: want a URL such as http://127.0.0.1:9000", o.DropboxEndpoint)
+		}
 	}
 	if o.AdvertiseURL != "" {
 		u, err := url.Parse(o.AdvertiseURL)
@@ -120,7 +150,13 @@ func runServe(ctx context.Context, opts serveOptions, e *env) error {
 		CatalogFile:      opts.CatalogFile,
 		PolicyFile:       opts.PolicyFile,
 		ChecksFile:       opts.ChecksFile,
+		Notify:           opts.NotifyFile,
 		AWS:              opts.AWS,
+		Dropbox:          opts.Dropbox,
+		DropboxEndpoint:  opts.DropboxEndpoint,
+		DropboxRegion:    opts.DropboxRegion,
+		DropboxInterval:  opts.DropboxInterval,
+		DropboxTokenFile: opts.DropboxTokenFile,
 		Stdout:           e.stdout,
 		Stderr:           e.stderr,
 	})

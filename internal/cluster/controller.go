@@ -12,6 +12,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/failpoint"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
 	"github.com/stratus-cloud/stratus/internal/store"
@@ -35,6 +36,9 @@ type Controller struct {
 	OnCapacity func(region, typ string)
 	// Usage records billing periods; nil records none.
 	Usage *UsageRecorder
+	// Notify is told when a cluster is created (running), fails or is
+	// deleted; nil tells no one.
+	Notify notify.Notifier
 }
 
 var _ reconcile.Controller = (*Controller)(nil)
@@ -100,7 +104,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 		ConsistencyGrace: c.ConsistencyGrace, CreateTimeout: c.CreateTimeout,
 	})
 	if plan.Empty() {
-		return cl.State == store.ClusterCreating || cl.State == store.ClusterDeleting, nil
+		return converging(cl.State), nil
 	}
 	var errs []error
 	for _, o := range plan.Observe {
@@ -116,6 +120,16 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 		}
 		failpoint.Hit("cluster.after-terminate")
 		c.event(ctx, cl.Name, inst.Tags[provider.TagNode], "instance.terminating", "terminating instance "+inst.ID)
+	}
+	for _, inst := range plan.Stop {
+		if err := c.stopInstance(ctx, cl, inst); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, inst := range plan.Start {
+		if err := c.startInstance(ctx, cl, inst); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, id := range plan.Forget {
 		if err := c.Store.DeleteNode(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -145,7 +159,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 		c.event(ctx, cl.Name, id, "node.replacing", "instance gone; launching a replacement")
 		plan.Launch = append(plan.Launch, id)
 	}
-	if cl.State != store.ClusterDeleting && cl.State != store.ClusterFailed {
+	if launches(cl.State) {
 		for _, id := range plan.Launch {
 			if err := c.launch(ctx, cl, id); err != nil {
 				errs = append(errs, err)
@@ -154,7 +168,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 	}
 	if plan.NewState != "" {
 		changed := false
-		err := updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+		err := c.updateClusterNotify(ctx, cl.Name, func(x *store.Cluster) error {
 			// The plan was made for the state read at the start of the
 			// pass; if it has changed since (a delete came in), the next
 			// pass decides again rather than overwrite it.
@@ -178,7 +192,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (b
 	}
 	if plan.DeleteCluster {
 		log.Info("cluster deleted: every instance is gone")
-		if err := c.Store.DeleteCluster(ctx, cl.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := c.deleteCluster(ctx, cl); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -236,7 +250,7 @@ func (c *Controller) launch(ctx context.Context, cl *store.Cluster, nodeID strin
 		}
 		var inv *provider.InvalidError
 		if errors.As(lerr, &inv) {
-			return errors.Join(fmt.Errorf("launch node %s: %w", nodeID, lerr), err, updateCluster(ctx, c.Store, cl.Name, func(x *store.Cluster) error {
+			return errors.Join(fmt.Errorf("launch node %s: %w", nodeID, lerr), err, c.updateClusterNotify(ctx, cl.Name, func(x *store.Cluster) error {
 				if x.State == store.ClusterCreating {
 					x.State, x.Reason = store.ClusterFailed, "launch "+string(n.Role)+" node: "+msg
 				}
@@ -316,4 +330,59 @@ func updateCluster(ctx context.Context, st store.Store, name string, fn func(*st
 		}
 		return q.UpdateCluster(ctx, cl)
 	})
+}
+
+// converging reports whether a cluster in state s is on its way to another
+// state, so that its next pass should come soon.
+func converging(s store.ClusterState) bool {
+	switch s {
+	case store.ClusterCreating, store.ClusterDeleting, store.ClusterStopping, store.ClusterStarting:
+		return true
+	}
+	return false
+}
+
+// launches reports whether nodes of a cluster in state s are launched:
+// not while it is deleted, failed, stopping or stopped.
+func launches(s store.ClusterState) bool {
+	switch s {
+	case store.ClusterDeleting, store.ClusterFailed, store.ClusterStopping, store.ClusterStopped:
+		return false
+	}
+	return true
+}
+
+// stopInstance stops a node's instance (its disk is kept). Repeating it is
+// harmless: stopping a stopped instance does nothing.
+func (c *Controller) stopInstance(ctx context.Context, cl *store.Cluster, inst provider.Instance) error {
+	node := inst.Tags[provider.TagNode]
+	c.Logger.Info("stopping instance", "cluster", cl.Name, "node", node, "instance", inst.ID)
+	if err := c.Provider.Stop(ctx, inst.Region, inst.ID); err != nil {
+		return fmt.Errorf("stop %s: %w", inst.ID, err)
+	}
+	failpoint.Hit("cluster.after-stop")
+	c.event(ctx, cl.Name, node, "instance.stopping", "stopping instance "+inst.ID)
+	return nil
+}
+
+// startInstance starts a node's stopped instance. The node's registration
+// is cleared first (its agent is not running while the instance is
+// stopped), so that the cluster is running again only once the agent has
+// registered anew. Repeating it is harmless.
+func (c *Controller) startInstance(ctx context.Context, cl *store.Cluster, inst provider.Instance) error {
+	node := inst.Tags[provider.TagNode]
+	err := updateNode(ctx, c.Store, node, func(n *store.Node) error {
+		n.RegisteredAt, n.LastHeartbeat = time.Time{}, time.Time{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Logger.Info("starting instance", "cluster", cl.Name, "node", node, "instance", inst.ID)
+	if err := c.Provider.Start(ctx, inst.Region, inst.ID); err != nil {
+		return fmt.Errorf("start %s: %w", inst.ID, err)
+	}
+	failpoint.Hit("cluster.after-start")
+	c.event(ctx, cl.Name, node, "instance.starting", "starting instance "+inst.ID)
+	return nil
 }

@@ -50,6 +50,10 @@ type Plan struct {
 	Terminate []provider.Instance
 	// Forget lists node records to delete: their instance is confirmed gone.
 	Forget []string
+	// Stop lists instances to stop (a stopping or stopped cluster's);
+	// Start lists stopped instances to start (a starting cluster's).
+	Stop  []provider.Instance
+	Start []provider.Instance
 	// NewState, when not empty, is the cluster's next state, with Reason.
 	NewState store.ClusterState
 	Reason   string
@@ -60,7 +64,8 @@ type Plan struct {
 // Empty reports whether the plan does nothing.
 func (p Plan) Empty() bool {
 	return len(p.Observe) == 0 && len(p.Launch) == 0 && len(p.Relaunch) == 0 && len(p.Lost) == 0 &&
-		len(p.Terminate) == 0 && len(p.Forget) == 0 && p.NewState == "" && !p.DeleteCluster
+		len(p.Terminate) == 0 && len(p.Forget) == 0 && len(p.Stop) == 0 && len(p.Start) == 0 &&
+		p.NewState == "" && !p.DeleteCluster
 }
 
 // Live reports whether an instance still exists (it has not reached
@@ -97,6 +102,7 @@ func MakePlan(in PlanInput) Plan {
 	}
 
 	remaining := 0
+	kept := map[string]provider.Instance{} // node id → its live instance
 	for _, n := range in.Nodes {
 		insts := live[n.ID]
 		if len(insts) > 0 {
@@ -106,6 +112,7 @@ func MakePlan(in PlanInput) Plan {
 					keep = inst
 				}
 			}
+			kept[n.ID] = keep
 			for _, inst := range insts {
 				if inst.ID != keep.ID {
 					p.Terminate = append(p.Terminate, inst) // a duplicate: never expected
@@ -145,6 +152,10 @@ func MakePlan(in PlanInput) Plan {
 	}
 
 	switch in.Cluster.State {
+	case store.ClusterStopping, store.ClusterStopped:
+		planStop(&p, in, kept)
+	case store.ClusterStarting:
+		planStart(&p, in, kept)
 	case store.ClusterDeleting:
 		if remaining == 0 && len(p.Terminate) == 0 {
 			p.DeleteCluster = true
@@ -174,4 +185,55 @@ func MakePlan(in PlanInput) Plan {
 func observedChanged(n *store.Node, inst provider.Instance) bool {
 	return n.InstanceID != inst.ID || n.InstanceState != string(inst.State) ||
 		n.Address != inst.Address || n.PriceMicros != inst.PriceMicros
+}
+
+// planStop stops the live instances of the nodes a stopping (or stopped)
+// cluster keeps; once every one is stopped, a stopping cluster is stopped.
+// Nodes without an instance are not launched while the cluster is stopped.
+func planStop(p *Plan, in PlanInput, kept map[string]provider.Instance) {
+	waiting := 0
+	for _, n := range in.Nodes {
+		inst, ok := kept[n.ID]
+		if n.Terminate || !ok {
+			continue
+		}
+		switch inst.State {
+		case provider.StateStopped:
+		case provider.StatePending, provider.StateRunning:
+			p.Stop = append(p.Stop, inst)
+			waiting++
+		default:
+			waiting++ // stopping, or shutting down
+		}
+	}
+	if in.Cluster.State == store.ClusterStopping && waiting == 0 {
+		p.NewState, p.Reason = store.ClusterStopped, in.Cluster.Reason
+	}
+}
+
+// planStart starts the stopped instances of a starting cluster's nodes
+// (nodes without an instance are launched as usual); once every node's
+// agent has registered again on a running instance, the cluster is
+// running.
+func planStart(p *Plan, in PlanInput, kept map[string]provider.Instance) {
+	wanted, ready := 0, 0
+	for _, n := range in.Nodes {
+		if n.Terminate {
+			continue
+		}
+		wanted++
+		inst, ok := kept[n.ID]
+		if !ok {
+			continue
+		}
+		switch {
+		case inst.State == provider.StateStopped:
+			p.Start = append(p.Start, inst)
+		case inst.State == provider.StateRunning && !n.RegisteredAt.IsZero():
+			ready++
+		}
+	}
+	if wanted > 0 && ready == wanted {
+		p.NewState = store.ClusterRunning
+	}
 }

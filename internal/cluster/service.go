@@ -48,6 +48,12 @@ type Service struct {
 	// Policy, if set, may refuse a request by user for the merged spec
 	// (a spec.Errors naming the rule broken) before anything is stored.
 	Policy func(ctx context.Context, user string, sp api.ClusterSpec) error
+	// Customisation, if set, says what the policy installs on user's new
+	// clusters; it is captured into the store at creation (customisation.go).
+	Customisation func(user string) api.Customisation
+	// StartPolicy, if set, may refuse to start a stopped cluster of owner
+	// again (a spec.Errors naming the rule: the monthly budget is spent).
+	StartPolicy func(ctx context.Context, owner string) error
 }
 
 // decorate adds what other parts of the control plane know of a cluster.
@@ -97,6 +103,10 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	if err != nil {
 		return api.Cluster{}, err
 	}
+	custom, err := s.captureCustomisation(req.Name, caller.User)
+	if err != nil {
+		return api.Cluster{}, err
+	}
 	now := s.Clock.Now()
 	cl := &store.Cluster{Name: req.Name, Owner: caller.User, State: store.ClusterCreating, Spec: raw, CreatedAt: now}
 	var nodes []*store.Node
@@ -107,6 +117,11 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	err = s.Store.WithTx(ctx, func(q store.Queries) error {
 		if err := q.CreateCluster(ctx, cl); err != nil {
 			return err
+		}
+		if custom != nil {
+			if err := q.CreateCustomisation(ctx, custom); err != nil {
+				return err
+			}
 		}
 		for _, n := range nodes {
 			if err := q.CreateNode(ctx, n); err != nil {
@@ -159,6 +174,11 @@ func contains(list []string, s string) bool {
 // Delete marks a cluster for deletion: every node is to be terminated, and
 // the controller removes the record once the provider confirms they are gone.
 func (s *Service) Delete(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
+	return s.delete(ctx, caller, name, "deletion requested by "+caller.User)
+}
+
+// delete marks a cluster for deletion, recording why as its event.
+func (s *Service) delete(ctx context.Context, caller Caller, name, why string) (api.Cluster, error) {
 	var cl *store.Cluster
 	var nodes []*store.Node
 	err := s.Store.WithTx(ctx, func(q store.Queries) error {
@@ -176,7 +196,7 @@ func (s *Service) Delete(ctx context.Context, caller Caller, name string) (api.C
 				return err
 			}
 			if err := q.AppendEvent(ctx, &store.Event{Time: s.Clock.Now(), Cluster: name, Kind: "cluster.deleting",
-				Message: "deletion requested by " + caller.User}); err != nil {
+				Message: why}); err != nil {
 				return err
 			}
 		}
@@ -221,6 +241,11 @@ func (s *Service) Get(ctx context.Context, caller Caller, name string) (api.Clus
 	}
 	out := s.view(cl, nodes, events)
 	s.decorate(ctx, &out)
+	custom, err := loadCustomisation(ctx, s.Store, name)
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	out.Customisation = summary(custom)
 	return out, nil
 }
 
@@ -254,6 +279,10 @@ func (s *Service) HeadNode(ctx context.Context, caller Caller, name string) (*st
 	}
 	if err != nil {
 		return nil, clusterErr(name, err)
+	}
+	switch cl.State {
+	case store.ClusterStopping, store.ClusterStopped, store.ClusterStarting:
+		return nil, fmt.Errorf("cluster %q is %s: its head node runs nothing until it is running again (stratus cluster start %s): %w", name, cl.State, name, ErrNotReady)
 	}
 	nodes, err := s.Store.ListNodes(ctx, store.NodeFilter{Cluster: name})
 	if err != nil {

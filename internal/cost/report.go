@@ -104,3 +104,136 @@ func (r *Reporter) SoFar(ctx context.Context, cluster string, now time.Time) (Mi
 	}
 	return total, nil
 }
+
+// SeriesQuery selects what Series covers.
+type SeriesQuery struct {
+	// Owner, if set, restricts to that owner's usage.
+	Owner string
+	// By is cluster or owner.
+	By string
+	// Since and Until are the range; Since moves up to the start of the
+	// first usage in it (rounded down to the step), so a short history
+	// is not drawn over empty days.
+	Since, Until time.Time
+	// Step is the width of a bucket; zero picks an hour when the range is
+	// at most AutoHourly, else a day.
+	Step time.Duration
+}
+
+// AutoHourly is the longest range a series with no step splits into hours.
+const AutoHourly = 48 * time.Hour
+
+// maxBuckets bounds a series.
+const maxBuckets = 2000
+
+// Series is cost over time: the range cut into buckets of Step (starting
+// at multiples of Step since time.Time{}, i.e. at UTC hour or day
+// boundaries for hours and days; the first and last cut to the range), each
+// with the cost per key. Every number is exact: a bucket's cost is the
+// usage's accrued cost at its end minus that at its start, so the
+// buckets of a key add up to the key's total for the range, and the keys'
+// totals to Total.
+type Series struct {
+	By           string
+	Since, Until time.Time
+	Step         time.Duration
+	// Keys are the clusters or owners with a cost, the highest total first.
+	Keys    []string
+	Totals  map[string]Micros
+	Total   Micros
+	Buckets []Bucket
+}
+
+// Bucket is one step of a series.
+type Bucket struct {
+	Start, End time.Time
+	// Cost by key; a key with no cost in the bucket is absent.
+	Cost  map[string]Micros
+	Total Micros
+}
+
+// Series returns the cost of the matching usage over time, per bucket and
+// key. Its errors name the field at fault.
+func (r *Reporter) Series(ctx context.Context, q SeriesQuery) (Series, error) {
+	switch {
+	case q.By != "cluster" && q.By != "owner":
+		return Series{}, fmt.Errorf("by: must be cluster or owner, got %q", q.By)
+	case q.Until.IsZero():
+		return Series{}, fmt.Errorf("until: required")
+	case !q.Since.Before(q.Until):
+		return Series{}, fmt.Errorf("since: %s is not before until %s", q.Since.UTC().Format(time.RFC3339), q.Until.UTC().Format(time.RFC3339))
+	case q.Step < 0:
+		return Series{}, fmt.Errorf("step: %s is negative", q.Step)
+	}
+	periods, err := r.Store.ListUsage(ctx, store.UsageFilter{Owner: q.Owner, Since: q.Since})
+	if err != nil {
+		return Series{}, err
+	}
+	// The range starts at the first usage in it.
+	first := q.Until
+	for _, u := range periods {
+		start := u.Start
+		if start.Before(q.Since) {
+			start = q.Since
+		}
+		if (u.End.IsZero() || u.End.After(start)) && start.Before(first) {
+			first = start
+		}
+	}
+	since := q.Since
+	if first.After(since) && first.Before(q.Until) {
+		since = first
+	}
+	step := q.Step
+	if step == 0 {
+		step = 24 * time.Hour
+		if q.Until.Sub(since) <= AutoHourly {
+			step = time.Hour
+		}
+	}
+	if n := q.Until.Sub(since.Truncate(step)) / step; n >= maxBuckets {
+		return Series{}, fmt.Errorf("step: %s makes %d buckets of the range; at most %d", step, n+1, maxBuckets)
+	}
+	s := Series{By: q.By, Since: since.UTC(), Until: q.Until.UTC(), Step: step, Totals: map[string]Micros{}}
+	// time.Truncate rounds down to a multiple of step since the zero
+	// time, which for whole hours and days is UTC-aligned.
+	for start := since.Truncate(step); start.Before(q.Until); start = start.Add(step) {
+		b := Bucket{Start: start, End: start.Add(step), Cost: map[string]Micros{}}
+		if b.Start.Before(since) {
+			b.Start = since
+		}
+		if b.End.After(q.Until) {
+			b.End = q.Until
+		}
+		b.Start, b.End = b.Start.UTC(), b.End.UTC()
+		s.Buckets = append(s.Buckets, b)
+	}
+	for _, u := range periods {
+		key := u.Cluster
+		if q.By == "owner" {
+			key = u.Owner
+		}
+		p := PeriodOf(u)
+		for i := range s.Buckets {
+			b := &s.Buckets[i]
+			c := p.Between(b.Start, b.End, r.Billing, r.Catalog.StorageMicrosPerGBMonth).Cost
+			if c == 0 {
+				continue
+			}
+			b.Cost[key] += c
+			b.Total += c
+			s.Totals[key] += c
+			s.Total += c
+		}
+	}
+	for k := range s.Totals {
+		s.Keys = append(s.Keys, k)
+	}
+	sort.Slice(s.Keys, func(i, j int) bool {
+		if a, b := s.Totals[s.Keys[i]], s.Totals[s.Keys[j]]; a != b {
+			return a > b
+		}
+		return s.Keys[i] < s.Keys[j]
+	})
+	return s, nil
+}

@@ -2,7 +2,8 @@
 // (status, optional body regex) and replica groups whose members must agree
 // on a value read from each (a JSON field, a header or a regex capture). The
 // Controller probes each check at its interval, stores the results and the
-// current state, and records each change of state once as an event.
+// current state, records each change of state once as an event and a
+// notification with its severity, and keeps a bounded history per check.
 package health
 
 import (

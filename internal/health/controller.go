@@ -6,23 +6,48 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
 
+// Defaults of the history kept per check: the newest DefaultKeepResults
+// results, and every result younger than DefaultKeepFor, whichever are
+// more. At a probe every 10 s a week is about 60,000 results; at one an
+// hour the last 1000 reach back six weeks.
+const (
+	DefaultKeepResults = 1000
+	DefaultKeepFor     = 7 * 24 * time.Hour
+)
+
+// pruneEvery is how often a check's history is pruned.
+const pruneEvery = time.Hour
+
 // Controller probes each check of Config when it is due, stores its
 // result and state, and records each change of state once as a store event
-// (Kind "check.*", the message starting with its severity) and a log line.
-// Notifications (email, webhooks) do not exist yet.
+// (Kind "check.*", the message starting with its severity), a log line and
+// a notification. It prunes each check's history to the bound of
+// KeepResults and KeepFor.
 type Controller struct {
 	Store  store.Store
 	Config *Config
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// Notify, if set, is handed one notify.CheckChanged event per change
+	// of state (not per probe), within the transaction that stores the
+	// change when it is a notify.TxNotifier: failing is critical, behind a
+	// warning, recovered and caught up are info.
+	Notify notify.Notifier
+	// KeepResults and KeepFor bound each check's stored history: results
+	// older than KeepFor that are not among the newest KeepResults are
+	// deleted (defaults DefaultKeepResults, DefaultKeepFor).
+	KeepResults int
+	KeepFor     time.Duration
 	// Client makes the probes (default http.DefaultClient); each probe
 	// is bounded by its check's timeout.
 	Client *http.Client
@@ -32,6 +57,9 @@ type Controller struct {
 	mu      sync.Mutex
 	due     map[string]time.Time
 	cleaned bool
+
+	pruneMu sync.Mutex
+	pruned  map[string]time.Time // check → when its history was last pruned
 }
 
 // Name implements reconcile.Controller.
@@ -169,6 +197,10 @@ func (c *Controller) record(ctx context.Context, obs Observation) error {
 			if err := q.AppendEvent(ctx, &store.Event{Time: now, Kind: e.Kind, Message: e.Severity + ": " + e.Message}); err != nil {
 				return err
 			}
+			// The notification is kept if and only if the change is.
+			if err := notify.InTx(ctx, c.Notify, q, notification(e, now)); err != nil {
+				c.Logger.Warn("check notification not taken", "check", e.Check, "event", e.Kind, "err", err)
+			}
 		}
 		return nil
 	})
@@ -187,6 +219,64 @@ func (c *Controller) record(ctx context.Context, obs Observation) error {
 	}
 	if c.OnState != nil {
 		c.OnState(next.Name, next.State == StateOK)
+	}
+	return c.prune(ctx, next.Name, now)
+}
+
+// notification is the notify event of a change e at time at. Its key names
+// the check, the member, the change and its time, so the same change is
+// never sent twice.
+func notification(e Event, at time.Time) notify.Event {
+	sev := notify.Info
+	switch e.Severity {
+	case SeverityWarning:
+		sev = notify.Warning
+	case SeverityCritical:
+		sev = notify.Critical
+	}
+	since := at.UTC().Format(time.RFC3339)
+	subject := fmt.Sprintf("[%s] check %s: %s", sev, e.Check, strings.TrimPrefix(e.Kind, "check."))
+	if e.Member != "" {
+		subject += " (" + e.Member + ")"
+	}
+	body := e.Message + "\n\nSince: " + since + "\n"
+	data := map[string]string{"change": e.Kind, "since": since}
+	if e.Member != "" {
+		body += "Member: " + e.Member + "\n"
+		data["member"] = e.Member
+	}
+	return notify.Event{
+		Key:  fmt.Sprintf("%s/%s/%s/%s/%d", notify.CheckChanged, e.Check, e.Member, e.Kind, at.UnixNano()),
+		Kind: notify.CheckChanged, Severity: sev, Subject: subject, Body: body,
+		Check: e.Check, Time: at, Data: data,
+	}
+}
+
+// prune deletes a check's results beyond the bound, at most every
+// pruneEvery per check.
+func (c *Controller) prune(ctx context.Context, check string, now time.Time) error {
+	c.pruneMu.Lock()
+	defer c.pruneMu.Unlock()
+	if c.pruned == nil {
+		c.pruned = map[string]time.Time{}
+	}
+	if last, ok := c.pruned[check]; ok && now.Sub(last) < pruneEvery {
+		return nil
+	}
+	keep, keepFor := c.KeepResults, c.KeepFor
+	if keep <= 0 {
+		keep = DefaultKeepResults
+	}
+	if keepFor <= 0 {
+		keepFor = DefaultKeepFor
+	}
+	n, err := c.Store.PruneCheckResults(ctx, check, keep, now.Add(-keepFor))
+	if err != nil {
+		return fmt.Errorf("check %s: prune history: %w", check, err)
+	}
+	c.pruned[check] = now
+	if n > 0 {
+		c.Logger.Debug("check history pruned", "check", check, "results", n)
 	}
 	return nil
 }

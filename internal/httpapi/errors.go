@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/cluster"
@@ -25,12 +27,26 @@ type badRequest struct{ msg string }
 
 func (e badRequest) Error() string { return e.msg }
 
+// methodNotAllowed is a known API path called with a method it does not
+// serve.
+type methodNotAllowed struct {
+	method, path string
+	allowed      []string
+}
+
+func (e methodNotAllowed) Error() string {
+	return fmt.Sprintf("%s %s is not an API call; %s takes %s", e.method, e.path, e.path, strings.Join(e.allowed, ", "))
+}
+
 // statusOf maps an error to its HTTP status and code: the one place where
 // this is decided.
 func statusOf(err error) (int, string) {
 	var se spec.Errors
 	var br badRequest
+	var mna methodNotAllowed
 	switch {
+	case errors.As(err, &mna):
+		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.As(err, &se), errors.As(err, &br):
 		return http.StatusBadRequest, "invalid"
 	case errors.Is(err, errUnauthorized):

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type Handler struct {
 	Regions *region.Service
 	// Schedules serves /v1/schedules (schedules.go); nil serves none.
 	Schedules *schedule.Service
+	// Dropbox takes the drop-box's event notifications (dropbox.go); nil
+	// answers them with not found.
+	Dropbox *DropboxEvents
 	// Binary, if set, is served at /v1/agent/binary for instances to
 	// install the agent from.
 	Binary *Binary
@@ -60,12 +64,41 @@ type Handler struct {
 	mux *http.ServeMux
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A /v1 path no API route matches gets
+// a JSON error: 405 with an Allow header when the path is served for other
+// methods, else 404. (The web pages' catch-all would take it otherwise.)
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.mux == nil {
 		h.routes()
 	}
+	if p := r.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		if _, pat := h.mux.Handler(r); pat == webPattern {
+			h.noRoute(w, r)
+			return
+		}
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// webPattern is the pattern the web pages are served at.
+const webPattern = "/"
+
+// noRoute answers an API path no route serves with r's method.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		other := r.WithContext(r.Context())
+		other.Method = m
+		if _, pat := h.mux.Handler(other); pat != webPattern && pat != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		writeError(w, h.Logger, fmt.Errorf("no API call at %s %s: %w", r.Method, r.URL.Path, store.ErrNotFound))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, h.Logger, methodNotAllowed{method: r.Method, path: r.URL.Path, allowed: allowed})
 }
 
 // Init builds the routes; call it once before serving concurrently.
@@ -79,6 +112,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/clusters", h.user(h.listClusters))
 	m.HandleFunc("GET /v1/clusters/{name}", h.user(h.getCluster))
 	m.HandleFunc("DELETE /v1/clusters/{name}", h.user(h.deleteCluster))
+	m.HandleFunc("POST /v1/clusters/{name}/stop", h.user(h.stopCluster))
+	m.HandleFunc("POST /v1/clusters/{name}/start", h.user(h.startCluster))
 	m.HandleFunc("POST /v1/clusters/{name}/exec", h.user(h.exec))
 	m.HandleFunc("POST /v1/agent/register", h.agentRegister)
 	m.HandleFunc("POST /v1/agent/heartbeat", h.agent(h.agentHeartbeat))
@@ -90,12 +125,14 @@ func (h *Handler) routes() {
 	h.regionRoutes(m)
 	h.userRoutes(m)
 	h.checkRoutes(m)
+	h.dropboxRoutes(m)
+	h.customisationRoutes(m)
 	m.HandleFunc("GET /v1/agent/binary", h.serveBinary)
 	if h.Metrics != nil {
 		m.Handle("GET /metrics", h.Metrics)
 	}
 	// The web pages (internal/web) get every path the API does not have.
-	m.Handle("/", web.Handler(web.Config{Auth: h.Authenticate, Store: h.Store, Clusters: h.Clusters, Jobs: h.Jobs, Cost: h.Cost, Schedules: h.Schedules, Logger: h.Logger}))
+	m.Handle(webPattern, web.Handler(web.Config{Auth: h.Authenticate, Store: h.Store, Clusters: h.Clusters, Jobs: h.Jobs, Cost: h.Cost, Schedules: h.Schedules, Regions: h.Regions, Logger: h.Logger}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")

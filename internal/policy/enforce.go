@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type Enforcer struct {
 	policy  *Policy
 	modTime time.Time
 	size    int64
+	// stamped is the policy whose bootstrap scripts are watched (the one
+	// last read, even if its scripts were bad), scripts their scriptStamp.
+	stamped *Policy
+	scripts string
 }
 
 // Load reads the file for the first time; an error means the server should
@@ -50,6 +55,7 @@ func (e *Enforcer) Load() error {
 		return err
 	}
 	e.policy, e.modTime, e.size = p, fi.ModTime(), fi.Size()
+	e.stamped, e.scripts = p, p.scriptStamp(filepath.Dir(e.Path))
 	return nil
 }
 
@@ -60,6 +66,9 @@ func ReadFile(name string) (*Policy, error) {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	p, err := Parse(data)
+	if err == nil {
+		err = p.LoadScripts(filepath.Dir(name))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("policy %s:\n%w", name, err)
 	}
@@ -78,16 +87,20 @@ func (e *Enforcer) Current() *Policy {
 		}
 		return e.policy
 	}
-	if fi.ModTime().Equal(e.modTime) && fi.Size() == e.size {
+	dir := filepath.Dir(e.Path)
+	if fi.ModTime().Equal(e.modTime) && fi.Size() == e.size && e.stamped.scriptStamp(dir) == e.scripts {
 		return e.policy
 	}
 	e.modTime, e.size = fi.ModTime(), fi.Size()
 	p, err := ReadFile(e.Path)
 	if err != nil {
+		e.stamped = parsedOnly(e.Path, e.policy)
+		e.scripts = e.stamped.scriptStamp(dir)
 		e.log().Error("policy file not reloaded; keeping the last good policy", "file", e.Path, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return e.policy
 	}
 	e.policy = p
+	e.stamped, e.scripts = p, p.scriptStamp(dir)
 	e.log().Info("policy reloaded", "file", e.Path)
 	return p
 }

@@ -17,12 +17,23 @@
 //	    monthly_budget: 100
 //	    max_lifetime: 72h
 //	    idle_stop: 2h
+//	    warn_before: 1h              # warn this long before max_lifetime ends
+//	    on_limit: stop               # or delete: at max_lifetime or the budget
 //
 // A user's limits are their own entry if there is one, else the first group
 // entry (in file order) whose group lists them, else the "*" entry, else
-// none. max_lifetime and idle_stop are parsed and validated, and
-// max_lifetime sets how long the budget check assumes a new cluster runs,
-// but neither stops running clusters.
+// none. The same entry's ssh_keys and bootstrap scripts customise the
+// user's new clusters (custom.go). max_lifetime also sets how long the budget check assumes a new cluster
+// runs.
+//
+// The limits controller (package limits) enforces the limits on running
+// clusters: max_lifetime (from a cluster's creation or its last start; its
+// owner is warned warn_before ahead, by default an hour or a tenth of
+// max_lifetime if that is shorter), idle_stop (a running cluster without
+// jobs for that long is stopped) and monthly_budget (its owner is warned at
+// 80 %; at 100 % their running clusters are stopped and cannot be started
+// again that month). on_limit says whether a cluster that reaches its
+// lifetime or the budget is stopped (the default) or deleted.
 package policy
 
 import (
@@ -72,9 +83,22 @@ type Limits struct {
 	// MonthlyBudget bounds what the user's clusters cost in a calendar
 	// month (UTC); 0 is no limit.
 	MonthlyBudget cost.Micros
-	// MaxLifetime and IdleStop are parsed only (not enforced).
+	// MaxLifetime bounds how long a cluster runs from its creation or last
+	// start; IdleStop how long a running cluster may have no jobs before it
+	// is stopped; 0 is no limit. Package limits enforces both.
 	MaxLifetime time.Duration
 	IdleStop    time.Duration
+	// WarnBefore is how long before MaxLifetime ends the owner is warned
+	// (0: the default, see Warning).
+	WarnBefore time.Duration
+	// OnLimit is what happens to a running cluster that reaches its
+	// lifetime or the budget: OnLimitStop ("", the default) or OnLimitDelete.
+	OnLimit string
+	// SSHKeys are authorized_keys lines installed for the login user of
+	// the entry's users' clusters (custom.go).
+	SSHKeys []string
+	// Bootstrap names scripts their nodes run once (custom.go).
+	Bootstrap Bootstrap
 }
 
 // MaxFileSize is the largest policy file accepted.
@@ -244,6 +268,7 @@ func (p *Policy) parseLimits(v *yaml.Node, fail failFunc) {
 			continue
 		}
 		l := Limits{Name: k.Value, Line: k.Line}
+		var warnLine *yaml.Node
 		got := map[string]bool{}
 		for j := 0; j+1 < len(lv.Content); j += 2 {
 			fk, fv := lv.Content[j], lv.Content[j+1]
@@ -293,20 +318,39 @@ func (p *Policy) parseLimits(v *yaml.Node, fail failFunc) {
 				} else {
 					l.MonthlyBudget = m
 				}
-			case "max_lifetime", "idle_stop":
+			case "max_lifetime", "idle_stop", "warn_before":
 				d, err := duration(fv)
 				if err != nil {
 					fail(fv, f, "%v", err)
 					continue
 				}
-				if fk.Value == "max_lifetime" {
+				switch fk.Value {
+				case "max_lifetime":
 					l.MaxLifetime = d
-				} else {
+				case "idle_stop":
 					l.IdleStop = d
+				default:
+					l.WarnBefore, warnLine = d, fk
 				}
+			case "on_limit":
+				if fv.Kind != yaml.ScalarNode || (fv.Value != OnLimitStop && fv.Value != OnLimitDelete) {
+					fail(fv, f, "must be stop or delete, got %q", fv.Value)
+					continue
+				}
+				l.OnLimit = fv.Value
+			case "ssh_keys":
+				l.SSHKeys = parseSSHKeys(fv, f, fail)
+			case "bootstrap":
+				l.Bootstrap = parseBootstrap(fv, f, fail)
 			default:
-				fail(fk, f, "unknown limit; use instance_types, max_nodes_per_cluster, max_nodes_total, max_spot_price, monthly_budget, max_lifetime or idle_stop")
+				fail(fk, f, "unknown limit; use instance_types, max_nodes_per_cluster, max_nodes_total, max_spot_price, monthly_budget, max_lifetime, idle_stop, warn_before, on_limit, ssh_keys or bootstrap")
 			}
+		}
+		switch {
+		case warnLine != nil && l.MaxLifetime == 0:
+			fail(warnLine, field+".warn_before", "applies only with max_lifetime; give max_lifetime or leave warn_before out")
+		case warnLine != nil && l.WarnBefore >= l.MaxLifetime:
+			fail(warnLine, field+".warn_before", "is %s, not shorter than max_lifetime %s", l.WarnBefore, l.MaxLifetime)
 		}
 		if l.MaxNodesTotal > 0 && l.MaxNodesPerCluster > l.MaxNodesTotal {
 			fail(k, field+".max_nodes_per_cluster", "is %d, more than max_nodes_total %d", l.MaxNodesPerCluster, l.MaxNodesTotal)
@@ -406,4 +450,32 @@ func (l Limits) TypeAllowed(typ string) bool {
 		}
 	}
 	return false
+}
+
+// What happens to a running cluster that reaches its lifetime or budget.
+const (
+	OnLimitStop   = "stop"
+	OnLimitDelete = "delete"
+)
+
+// DefaultWarnBefore is how long before max_lifetime ends its owner is
+// warned when warn_before is not given (a tenth of max_lifetime if that is
+// shorter).
+const DefaultWarnBefore = time.Hour
+
+// Warning returns how long before MaxLifetime ends the owner is warned.
+func (l Limits) Warning() time.Duration {
+	if l.WarnBefore > 0 {
+		return l.WarnBefore
+	}
+	return min(DefaultWarnBefore, l.MaxLifetime/10)
+}
+
+// Action returns what happens at the lifetime or budget: OnLimitStop or
+// OnLimitDelete.
+func (l Limits) Action() string {
+	if l.OnLimit == OnLimitDelete {
+		return OnLimitDelete
+	}
+	return OnLimitStop
 }

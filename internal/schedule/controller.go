@@ -13,6 +13,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/reconcile"
 	"github.com/stratus-cloud/stratus/internal/store"
@@ -75,6 +76,8 @@ type Controller struct {
 	// HTTP server stops first, cutting the agents' streams, and a run whose
 	// stream is cut then is recorded as stopped with the control plane.
 	Stopping <-chan struct{}
+	// Notify is told of every run that fails or times out; nil tells no one.
+	Notify notify.Notifier
 
 	mu     sync.Mutex
 	active map[int64]context.CancelCauseFunc // runs going in this process

@@ -278,7 +278,7 @@ func (c *Controller) finish(ctx context.Context, r *store.ScheduleRun) error {
 		return err
 	}
 	instance := x.InstanceID
-	return c.updateRun(ctx, r, func(y *store.ScheduleRun) {
+	return c.endRun(ctx, r, func(y *store.ScheduleRun) {
 		if y.InstanceID == "" {
 			y.InstanceID = instance
 		}

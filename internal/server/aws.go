@@ -36,12 +36,17 @@ type AWSOptions struct {
 	RootDevice      string
 	// Endpoint is an EC2-compatible endpoint's base URL (empty: AWS).
 	Endpoint string
+	// LoginUser is the images' login user, who gets the cluster owner's
+	// ssh keys (empty: the file's, else bootstrap.DefaultLoginUser).
+	LoginUser string
 }
 
 // AWSFile is the YAML form of the aws provider's settings.
 type AWSFile struct {
-	Endpoint string          `yaml:"endpoint"`
-	Regions  []AWSFileRegion `yaml:"regions"`
+	Endpoint string `yaml:"endpoint"`
+	// LoginUser is the images' login user (default ec2-user).
+	LoginUser string          `yaml:"login_user"`
+	Regions   []AWSFileRegion `yaml:"regions"`
 }
 
 // AWSFileRegion is one region in AWSFile.
@@ -80,16 +85,17 @@ func ParseAWSFile(data []byte, name string) (AWSFile, error) {
 	return f, errors.Join(errs...)
 }
 
-// regions turns the options into the provider's region settings.
-func (o AWSOptions) regions() ([]awsprovider.RegionConfig, string, error) {
+// regions turns the options into the provider's region settings, the
+// endpoint and the login user.
+func (o AWSOptions) regions() ([]awsprovider.RegionConfig, string, string, error) {
 	if o.File != "" {
 		data, err := os.ReadFile(o.File)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		f, err := ParseAWSFile(data, o.File)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		var out []awsprovider.RegionConfig
 		for _, r := range f.Regions {
@@ -102,15 +108,19 @@ func (o AWSOptions) regions() ([]awsprovider.RegionConfig, string, error) {
 		if o.Endpoint != "" {
 			endpoint = o.Endpoint
 		}
-		return out, endpoint, nil
+		loginUser := f.LoginUser
+		if o.LoginUser != "" {
+			loginUser = o.LoginUser
+		}
+		return out, endpoint, loginUser, nil
 	}
 	if o.Region == "" || o.Image == "" {
-		return nil, "", errors.New("the aws provider needs --aws-region and --aws-image (or --aws-config FILE)")
+		return nil, "", "", errors.New("the aws provider needs --aws-region and --aws-image (or --aws-config FILE)")
 	}
 	return []awsprovider.RegionConfig{{
 		Name: o.Region, SubnetID: o.Subnet, SecurityGroupIDs: o.SecurityGroups, KeyName: o.KeyName,
 		InstanceProfile: o.InstanceProfile, ImageID: o.Image, RootDeviceName: o.RootDevice,
-	}}, o.Endpoint, nil
+	}}, o.Endpoint, o.LoginUser, nil
 }
 
 // newAWS makes the aws provider. Instances get user-data that installs the
@@ -118,9 +128,12 @@ func (o AWSOptions) regions() ([]awsprovider.RegionConfig, string, error) {
 // advertised URL, known once the server listens.
 func newAWS(ctx context.Context, o AWSOptions, catalog *cost.Catalog, clk clock.Clock, log *slog.Logger,
 	binary *httpapi.Binary, advertise *string) (provider.Provider, error) {
-	regions, endpoint, err := o.regions()
+	regions, endpoint, loginUser, err := o.regions()
 	if err != nil {
 		return nil, err
+	}
+	if err := bootstrap.CheckLoginUser(loginUser); err != nil {
+		return nil, fmt.Errorf("aws login user: %w", err)
 	}
 	return awsprovider.New(ctx, awsprovider.Options{
 		Regions: regions, Catalog: catalog, Clock: clk, Logger: log, Endpoint: endpoint,
@@ -132,6 +145,7 @@ func newAWS(ctx context.Context, o AWSOptions, catalog *cost.Catalog, clk clock.
 			return bootstrap.Render(bootstrap.Config{
 				ServerURL: b.ServerURL, Token: b.Token,
 				BinaryURL: strings.TrimRight(*advertise, "/") + "/v1/agent/binary", BinarySHA256: sum,
+				LoginUser: loginUser,
 			})
 		},
 	})

@@ -50,6 +50,21 @@ type Options struct {
 	// on one line; the wall clock while it holds none), so that end-to-end
 	// tests can move schedules through their ticks.
 	ClockFile string
+	// Dropbox is where users drop cluster requests: dir://PATH or
+	// s3://BUCKET[/PREFIX]; "" is dir://DATA/dropbox, "none" turns it off.
+	Dropbox string
+	// DropboxEndpoint is an S3-compatible server's base URL (default: AWS).
+	DropboxEndpoint string
+	// DropboxRegion is the S3 region (default us-east-1).
+	DropboxRegion string
+	// DropboxInterval is how often the drop-box is listed (default 30s).
+	DropboxInterval time.Duration
+	// DropboxTokenFile holds the token the bucket's event notifications
+	// carry (default DATA/dropbox.token, made on first start).
+	DropboxTokenFile string
+	// Notify, if set, is the notifications file (see package notify):
+	// the SMTP server, the admin address and webhooks events go to.
+	Notify string
 	// Logger receives the server's logs (default: text to Stderr).
 	Logger *slog.Logger
 	// Stdout receives the messages meant for the person starting the server.

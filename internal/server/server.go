@@ -24,7 +24,9 @@ import (
 	"github.com/stratus-cloud/stratus/internal/gc"
 	"github.com/stratus-cloud/stratus/internal/health"
 	"github.com/stratus-cloud/stratus/internal/httpapi"
+	"github.com/stratus-cloud/stratus/internal/limits"
 	"github.com/stratus-cloud/stratus/internal/metrics"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/policy"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	awsprovider "github.com/stratus-cloud/stratus/internal/provider/aws"
@@ -103,6 +105,14 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		if tmpl, err = spec.ParseTemplate(data, opts.TemplateFile); err != nil {
 			return fmt.Errorf("template %s: %w", opts.TemplateFile, err)
+		}
+	}
+	// The notifications file is checked before anything starts.
+	var notifyConfig *notify.Config
+	if opts.Notify != "" {
+		var err error
+		if notifyConfig, err = notify.Load(opts.Notify); err != nil {
+			return fmt.Errorf("notifications file %s: %w", opts.Notify, err)
 		}
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, databaseFile))
@@ -187,6 +197,16 @@ func Run(ctx context.Context, opts Options) error {
 	regionRes, _ := prov.(provider.Resources)
 	prov = mets.Provider(prov)
 	runner := &reconcile.Runner{Interval: opts.ReconcileInterval, Clock: clk, Logger: log, Observe: mets.ObserveReconcile}
+	// Notifications (capability 6): controllers hand events to notifier,
+	// which writes them to the store's outbox; the dispatcher mails and
+	// posts them, retrying with backoff. Without --notify they are dropped.
+	var notifier notify.Notifier = notify.Discard{}
+	var dispatcher *notify.Dispatcher
+	if notifyConfig != nil {
+		notifier = &notify.Outbox{Store: st, Clock: clk, Wake: runner.Wake}
+		hostname, _ := os.Hostname()
+		dispatcher = &notify.Dispatcher{Store: st, Config: notifyConfig, Clock: clk, Logger: log.With("component", "notify"), Hostname: hostname}
+	}
 	hub := dispatch.NewHub()
 	capacity := &scheduler.Capacity{Clock: clk}
 	jobSvc := &scheduler.Service{Store: st, Clock: clk, Logger: log, Hub: hub, Wake: runner.Wake}
@@ -199,6 +219,9 @@ func Run(ctx context.Context, opts Options) error {
 		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
 		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus,
 	}
+	// Limits on running clusters (lifetime, idle stop, budget) are
+	// enforced by their own controller, given its clock below.
+	var lim *limits.Controller
 	if opts.PolicyFile != "" {
 		enf := &policy.Enforcer{
 			Path: opts.PolicyFile, Catalog: catalog, Store: st, Now: clk.Now,
@@ -208,6 +231,9 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		clusters.Policy = enf.Check
+		lim = &limits.Controller{Store: st, Policy: enf.Current, Clusters: clusters, Logger: log.With("component", "limits")}
+		clusters.StartPolicy = lim.CheckStart
+		clusters.Customisation = enf.Customisation
 	}
 	// Health checks (issue 7): probes and replica groups from a checks
 	// file, probed by their own controller.
@@ -223,6 +249,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		checks = append(checks, &health.Controller{
 			Store: st, Config: cfg, Clock: clk, Logger: log.With("component", "health"), OnState: mets.CheckUp,
+			Notify: notifier,
 		})
 	}
 	stopping := make(chan struct{})
@@ -243,15 +270,31 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.ClockFile != "" {
 		schedClock = &clock.File{Path: opts.ClockFile}
 	}
+	// The limits run on the schedules' clock too, so that a test can move
+	// a cluster past its lifetime, idle time or budget.
+	var limitsControllers []reconcile.Controller
+	if lim != nil {
+		lim.Clock, lim.Spent, lim.Notify = schedClock, ownerSpent(reporter, schedClock), notifier
+		limitsControllers = append(limitsControllers, lim)
+	}
 	schedules := &schedule.Controller{
 		Store: st, Provider: prov, Hub: hub, Clock: schedClock, Logger: log.With("component", "schedule"),
 		Launcher: cluster.Launcher{Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise},
 		Billing:  prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth, Stopping: stopping,
+		Notify: notifier,
 	}
 	handler.Schedules = &schedule.Service{
 		Store: st, Clock: schedClock, Logger: log, Regions: regions, Wake: runner.Wake,
 		Billing: prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth,
 	}
+	// The drop-box (capability 6): requests dropped into a bucket or
+	// directory, created as their folder's user.
+	dbox, dboxEvents, err := newDropbox(ctx, opts, st, clusters, clk, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler.Dropbox = dboxEvents
 	handler.Init()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
@@ -265,13 +308,29 @@ func Run(ctx context.Context, opts Options) error {
 				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
 				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
 				OnCapacity: capacity.Report, ConsistencyGrace: grace, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
+				Notify: notifier,
 			},
 			sched,
 			schedules,
 			&gc.Collector{Store: st, Provider: prov, Installation: installation, Clock: clk, Logger: log},
-		}, checks...)...)
+		}, append(checks, limitsControllers...)...)...)
 		schedules.Wait() // runs cut short by the shutdown stop their workers
 	}()
+
+	if dispatcher != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runner.Run(ctrlCtx, dispatcher)
+		}()
+	}
+	if dbox != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbox.Run(ctrlCtx)
+		}()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -27,11 +27,18 @@ type ClusterState string
 
 // Cluster states: creating → running → deleting → (record removed).
 // A cluster that cannot be created is failed (it can still be deleted).
+// A running cluster can be stopped (running → stopping → stopped: its
+// instances are stopped, their disks kept) and started again (stopped →
+// starting → running, once every agent has registered again); a stopping
+// or stopped cluster can be deleted too.
 const (
 	ClusterCreating ClusterState = "creating"
 	ClusterRunning  ClusterState = "running"
 	ClusterDeleting ClusterState = "deleting"
 	ClusterFailed   ClusterState = "failed"
+	ClusterStopping ClusterState = "stopping"
+	ClusterStopped  ClusterState = "stopped"
+	ClusterStarting ClusterState = "starting"
 )
 
 // Cluster is one cluster's record.
@@ -193,6 +200,10 @@ type Queries interface {
 	SchedulesQueries
 	UsersQueries
 	ChecksQueries
+	CustomisationQueries
+	NotifyQueries
+	DropboxQueries
+	LimitsQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx
@@ -565,4 +576,8 @@ type ChecksQueries interface {
 	// ListCheckResults returns a check's results newest (highest ID)
 	// first, at most limit (0: all); a negative limit is an error.
 	ListCheckResults(ctx context.Context, check string, limit int) ([]*CheckResult, error)
+	// PruneCheckResults deletes a check's results that are both older
+	// than before and not among its newest keep, and returns how many
+	// went. Repeating it is harmless; a negative keep is an error.
+	PruneCheckResults(ctx context.Context, check string, keep int, before time.Time) (int64, error)
 }

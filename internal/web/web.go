@@ -1,7 +1,9 @@
 // Package web serves stratus's web pages: a signed-in user's clusters,
-// their instances, jobs and events, and what they cost. The pages are
-// rendered on the server (html/template), refresh themselves with a meta
-// refresh and use only the project's own small stylesheet.
+// their instances, jobs and events, what they cost (totals, and charts of
+// cost over time drawn as inline SVG), schedules, health checks and, for
+// administrators, the regions. The pages are rendered on the server
+// (html/template), refresh themselves with a meta refresh and use only the
+// project's own small stylesheet; there is no JavaScript.
 //
 // A page is signed in to with an API token, kept in an HttpOnly,
 // SameSite=Strict cookie and checked on every request the way the API
@@ -25,6 +27,7 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/region"
 	"github.com/stratus-cloud/stratus/internal/schedule"
 	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/store"
@@ -40,7 +43,7 @@ const refreshSeconds = 10
 var files embed.FS
 
 // Config is what the pages are served from. Auth, Store and Clusters are
-// needed; a nil Jobs, Cost or Schedules leaves that part out.
+// needed; a nil Jobs, Cost, Schedules or Regions leaves that part out.
 type Config struct {
 	// Auth returns the caller an API token stands for, or an error if the
 	// token is not accepted.
@@ -50,7 +53,9 @@ type Config struct {
 	Jobs      *scheduler.Service
 	Cost      *cost.Reporter
 	Schedules *schedule.Service
-	Logger    *slog.Logger
+	// Regions is checked for the regions page (administrators only).
+	Regions *region.Service
+	Logger  *slog.Logger
 }
 
 type handler struct {
@@ -76,7 +81,7 @@ func Handler(c Config) http.Handler {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{Config: c, pages: map[string]*template.Template{}}
-	for _, p := range []string{"signin", "overview", "cluster", "job", "costs", "events", "schedules", "checks", "notfound", "error"} {
+	for _, p := range []string{"signin", "overview", "cluster", "job", "costs", "events", "schedules", "checks", "regions", "notfound", "error"} {
 		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(files, "static")
@@ -92,6 +97,7 @@ func Handler(c Config) http.Handler {
 	m.HandleFunc("GET /events", h.auth(h.events))
 	m.HandleFunc("GET /schedules", h.auth(h.schedules))
 	m.HandleFunc("GET /checks", h.auth(h.checks))
+	m.HandleFunc("GET /regions", h.auth(h.regions))
 	m.HandleFunc("/", h.auth(func(w http.ResponseWriter, r *http.Request, c cluster.Caller) {
 		h.notFound(w, r, c, "There is no page here.")
 	}))
@@ -302,7 +308,13 @@ type costData struct {
 	ByCluster []bar
 	ByOwner   []bar
 	Notes     []string
+	// Charts are the cost over time by cluster and by owner.
+	Charts []chart
 }
+
+// chartRange is how far back the cost charts reach (less when the usage
+// starts later).
+const chartRange = 30 * 24 * time.Hour
 
 func bars(rows []api.CostRow) []bar {
 	rows = append([]api.CostRow(nil), rows...)
@@ -349,6 +361,12 @@ func (h *handler) costs(w http.ResponseWriter, r *http.Request, c cluster.Caller
 			} else {
 				d.ByOwner = bars(rep.Rows)
 			}
+			s, err := h.Cost.Series(r.Context(), cost.SeriesQuery{Owner: q.Owner, By: by, Since: q.Until.Add(-chartRange), Until: q.Until})
+			if err != nil {
+				h.fail(w, r, c, err)
+				return
+			}
+			d.Charts = append(d.Charts, newChart("by "+by, s))
 		}
 	}
 	h.render(w, http.StatusOK, "costs", h.base(c, "Costs", d))

@@ -46,6 +46,13 @@ type env struct {
 // internal/server does, over a SQLite store.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with adjust (if not nil) changing the handler
+// before it serves.
+func newEnvWith(t *testing.T, adjust func(h *httpapi.Handler)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
 	if err != nil {
@@ -78,6 +85,9 @@ func newEnv(t *testing.T) *env {
 		Store: st, Clusters: svc, Hub: hub, Logger: log, Stopping: stopping, Cost: reporter,
 		Jobs:    &scheduler.Service{Store: st, Clock: clock.Real{}, Logger: log, Hub: hub},
 		Version: api.Version{Version: "test", Installation: "inst-test", Provider: "fake"},
+	}
+	if adjust != nil {
+		adjust(h)
 	}
 	h.Init()
 	srv := httptest.NewServer(h)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -221,4 +222,44 @@ func (q *queries) ListCheckResults(ctx context.Context, check string, limit int)
 		return nil, fmt.Errorf("list check results: %w", err)
 	}
 	return rs, nil
+}
+
+// PruneCheckResults deletes a check's results older than before that are
+// not among its newest keep.
+func (s *Store) PruneCheckResults(ctx context.Context, check string, keep int, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(q *queries) error {
+		var err error
+		n, err = q.PruneCheckResults(ctx, check, keep, before)
+		return err
+	})
+	return n, err
+}
+
+func (q *queries) PruneCheckResults(ctx context.Context, check string, keep int, before time.Time) (int64, error) {
+	if keep < 0 {
+		return 0, fmt.Errorf("prune results of check %q: negative keep %d", check, keep)
+	}
+	var ta timeArgs
+	beforeArg := ta.arg("before", before)
+	if ta.err != nil {
+		return 0, fmt.Errorf("prune results of check %q: %w", check, ta.err)
+	}
+	// The newest keep results stay: only rows with an id below the
+	// keep-th newest one may go (none when there are fewer). A zero
+	// before is NULL, older than nothing.
+	query, args := `DELETE FROM check_results WHERE check_name = ? AND time < ?`, []any{check, beforeArg}
+	if keep > 0 {
+		query += ` AND id < COALESCE((SELECT id FROM check_results WHERE check_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)`
+		args = append(args, check, keep-1)
+	}
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune results of check %q: %w", check, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, fmt.Errorf("prune results of check %q: %w", check, err)
+	}
+	return n, nil
 }

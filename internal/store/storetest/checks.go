@@ -107,4 +107,65 @@ func testChecks(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Errorf("after DeleteCheckState: %d results, %v; want none", len(got), err)
 		}
 	})
+
+	t.Run("Prune", func(t *testing.T) {
+		s := newStore(t)
+		// web: results at 0s, 1s, ... 9s; other: one old result.
+		for i := range 10 {
+			if err := s.AppendCheckResult(ctx(t), &store.CheckResult{Check: "web", Time: at(time.Duration(i) * time.Second), State: "ok"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AppendCheckResult(ctx(t), &store.CheckResult{Check: "other", Time: at(0), State: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		times := func(check string) []time.Duration {
+			t.Helper()
+			rs, err := s.ListCheckResults(ctx(t), check, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []time.Duration
+			for _, r := range rs {
+				out = append(out, r.Time.Sub(at(0)))
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name   string
+			keep   int
+			before time.Duration // from at(0); -1: the zero time
+			gone   int64
+			want   []time.Duration // newest first
+		}{
+			{"the zero time is older than everything", 0, -1, 0, []time.Duration{9e9, 8e9, 7e9, 6e9, 5e9, 4e9, 3e9, 2e9, 1e9, 0}},
+			{"nothing older than before", 3, 0, 0, []time.Duration{9e9, 8e9, 7e9, 6e9, 5e9, 4e9, 3e9, 2e9, 1e9, 0}},
+			{"older than 3s go", 2, 3 * time.Second, 3, []time.Duration{9e9, 8e9, 7e9, 6e9, 5e9, 4e9, 3e9}},
+			{"the newest keep stay although old", 4, time.Hour, 3, []time.Duration{9e9, 8e9, 7e9, 6e9}},
+			{"repeating changes nothing", 4, time.Hour, 0, []time.Duration{9e9, 8e9, 7e9, 6e9}},
+			{"keep more than there are", 100, time.Hour, 0, []time.Duration{9e9, 8e9, 7e9, 6e9}},
+			{"keep none", 0, 8 * time.Second, 2, []time.Duration{9e9, 8e9}},
+		} {
+			before := time.Time{}
+			if tc.before >= 0 {
+				before = at(tc.before)
+			}
+			n, err := s.PruneCheckResults(ctx(t), "web", tc.keep, before)
+			if err != nil {
+				t.Fatalf("%s: PruneCheckResults: %v", tc.name, err)
+			}
+			if n != tc.gone {
+				t.Errorf("%s: pruned %d, want %d", tc.name, n, tc.gone)
+			}
+			if d := diff(tc.want, times("web")); d != "" {
+				t.Errorf("%s: results left (-want +got):\n%s", tc.name, d)
+			}
+		}
+		if d := diff([]time.Duration{0}, times("other")); d != "" {
+			t.Errorf("another check's results changed (-want +got):\n%s", d)
+		}
+		if _, err := s.PruneCheckResults(ctx(t), "web", -1, at(time.Hour)); err == nil {
+			t.Errorf("PruneCheckResults with a negative keep succeeded")
+		}
+	})
 }

@@ -62,6 +62,17 @@
 //     and never the output; UpdateScheduleRun keeps the output, which only
 //     SetScheduleRunOutput replaces. Output round-trips byte for byte; nil
 //     and empty are equivalent.
+//   - Notifications. AddNotification with a key already present adds
+//     nothing and reports false, without error; IDs increase in add order;
+//     a zero CreatedAt is filled like Event.Time. ExpandNotification is all
+//     or nothing: a delivery listed twice (same channel and recipient)
+//     fails it and nothing is recorded. ListDeliveries' DueBy keeps
+//     deliveries whose NextAttempt is at or before it. UpdateDelivery is
+//     versioned like UpdateNode.
+//   - Drop-box requests. A request is unique by Key and ETag (a second is
+//     ErrConflict); IDs increase in creation order; CreateDropboxRequest
+//     fills a zero SeenAt, and a zero UpdatedAt with SeenAt;
+//     UpdateDropboxRequest is versioned like UpdateNode and sets UpdatedAt.
 //   - Not-found and conflict errors satisfy errors.Is with store.ErrNotFound
 //     and store.ErrConflict.
 //
@@ -97,6 +108,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Users", func(t *testing.T) { t.Parallel(); testUsers(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { t.Parallel(); testAudit(t, newStore) })
 	t.Run("Checks", func(t *testing.T) { t.Parallel(); testChecks(t, newStore) })
+	t.Run("Notify", func(t *testing.T) { t.Parallel(); testNotify(t, newStore) })
+	t.Run("Dropbox", func(t *testing.T) { t.Parallel(); testDropbox(t, newStore) })
+	t.Run("Limits", func(t *testing.T) { t.Parallel(); testLimits(t, newStore) })
+	t.Run("Customisation", func(t *testing.T) { t.Parallel(); testCustomisation(t, newStore) })
 	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
 }
 

@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// CreateDropboxRequest inserts r, assigning its ID.
+func (s *Store) CreateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
+	cp := *r
+	if err := s.write(ctx, func(q *queries) error { return q.CreateDropboxRequest(ctx, &cp) }); err != nil {
+		return err
+	}
+	*r = cp
+	return nil
+}
+
+// GetDropboxRequest returns the request of key at version etag.
+func (s *Store) GetDropboxRequest(ctx context.Context, key, etag string) (*store.DropboxRequest, error) {
+	return s.read().GetDropboxRequest(ctx, key, etag)
+}
+
+// ListDropboxRequests returns matching requests in ID order.
+func (s *Store) ListDropboxRequests(ctx context.Context, f store.DropboxFilter) ([]*store.DropboxRequest, error) {
+	return s.read().ListDropboxRequests(ctx, f)
+}
+
+// UpdateDropboxRequest writes r if its Version is current.
+func (s *Store) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
+	cp := *r
+	if err := s.write(ctx, func(q *queries) error { return q.UpdateDropboxRequest(ctx, &cp) }); err != nil {
+		return err
+	}
+	*r = cp
+	return nil
+}
+
+func (q *queries) CreateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
+	if r.Key == "" {
+		return errors.New("create drop-box request: empty key")
+	}
+	seen, updated := r.SeenAt, r.UpdatedAt
+	if seen.IsZero() {
+		seen = q.stamp()
+	}
+	if updated.IsZero() {
+		updated = seen
+	}
+	var ta timeArgs
+	seenArg, updatedArg := ta.arg("SeenAt", seen), ta.arg("UpdatedAt", updated)
+	if ta.err != nil {
+		return fmt.Errorf("create drop-box request %q: %w", r.Key, ta.err)
+	}
+	res, err := q.db.ExecContext(ctx, `INSERT INTO dropbox_requests
+		(key, etag, user_name, cluster, kind, stage, reason, seen_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		r.Key, r.ETag, r.User, r.Cluster, r.Kind, string(r.Stage), r.Reason, seenArg, updatedArg)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("drop-box request %q version %q: %w", r.Key, r.ETag, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create drop-box request %q: %w", r.Key, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("create drop-box request %q: %w", r.Key, err)
+	}
+	r.ID, r.SeenAt, r.UpdatedAt, r.Version = id, seen, updated, 1
+	return nil
+}
+
+const dropboxCols = `id, key, etag, user_name, cluster, kind, stage, reason, seen_at, updated_at, version`
+
+func scanDropboxRequest(sc scanner) (*store.DropboxRequest, error) {
+	var (
+		r             store.DropboxRequest
+		stage         string
+		seen, updated sql.NullInt64
+	)
+	if err := sc.Scan(&r.ID, &r.Key, &r.ETag, &r.User, &r.Cluster, &r.Kind, &stage, &r.Reason, &seen, &updated, &r.Version); err != nil {
+		return nil, err
+	}
+	r.Stage, r.SeenAt, r.UpdatedAt = store.DropboxStage(stage), timeOf(seen), timeOf(updated)
+	return &r, nil
+}
+
+func (q *queries) GetDropboxRequest(ctx context.Context, key, etag string) (*store.DropboxRequest, error) {
+	r, err := scanDropboxRequest(q.db.QueryRowContext(ctx,
+		`SELECT `+dropboxCols+` FROM dropbox_requests WHERE key = ? AND etag = ?`, key, etag))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("drop-box request %q version %q: %w", key, etag, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get drop-box request %q: %w", key, err)
+	}
+	return r, nil
+}
+
+func (q *queries) ListDropboxRequests(ctx context.Context, f store.DropboxFilter) ([]*store.DropboxRequest, error) {
+	query, args := `SELECT `+dropboxCols+` FROM dropbox_requests WHERE 1 = 1`, []any{}
+	if f.User != "" {
+		query += ` AND user_name = ?`
+		args = append(args, f.User)
+	}
+	if f.Cluster != "" {
+		query += ` AND cluster = ?`
+		args = append(args, f.Cluster)
+	}
+	if f.Unfinished {
+		query += ` AND stage <> ?`
+		args = append(args, string(store.DropboxDone))
+	}
+	rows, err := q.db.QueryContext(ctx, query+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list drop-box requests: %w", err)
+	}
+	defer rows.Close()
+	var rs []*store.DropboxRequest
+	for rows.Next() {
+		r, err := scanDropboxRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list drop-box requests: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list drop-box requests: %w", err)
+	}
+	return rs, nil
+}
+
+func (q *queries) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
+	updated := q.stamp()
+	var ta timeArgs
+	updatedArg := ta.arg("UpdatedAt", updated)
+	if ta.err != nil {
+		return fmt.Errorf("update drop-box request %d: %w", r.ID, ta.err)
+	}
+	res, err := q.db.ExecContext(ctx, `UPDATE dropbox_requests
+		SET user_name = ?, cluster = ?, kind = ?, stage = ?, reason = ?, updated_at = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		r.User, r.Cluster, r.Kind, string(r.Stage), r.Reason, updatedArg, r.ID, r.Version)
+	if err != nil {
+		return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
+	}
+	if n == 0 {
+		var current int64
+		err := q.db.QueryRowContext(ctx, `SELECT version FROM dropbox_requests WHERE id = ?`, r.ID).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("drop-box request %d: %w", r.ID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
+		}
+		return fmt.Errorf("drop-box request %d changed since it was read (version %d, now %d): %w", r.ID, r.Version, current, store.ErrConflict)
+	}
+	r.UpdatedAt = updated
+	r.Version++
+	return nil
+}

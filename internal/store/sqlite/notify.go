@@ -1,0 +1,305 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stratus-cloud/stratus/internal/store"
+)
+
+// AddNotification inserts n unless its key exists.
+func (s *Store) AddNotification(ctx context.Context, n *store.Notification) (bool, error) {
+	cp := *n
+	var added bool
+	err := s.write(ctx, func(q *queries) error {
+		var err error
+		added, err = q.AddNotification(ctx, &cp)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	*n = cp
+	return added, nil
+}
+
+// GetNotification returns a notification; store.ErrNotFound if absent.
+func (s *Store) GetNotification(ctx context.Context, id int64) (*store.Notification, error) {
+	return s.read().GetNotification(ctx, id)
+}
+
+// ListNotifications returns matching notifications in ID order.
+func (s *Store) ListNotifications(ctx context.Context, f store.NotificationFilter) ([]*store.Notification, error) {
+	return s.read().ListNotifications(ctx, f)
+}
+
+// ExpandNotification records a notification's deliveries.
+func (s *Store) ExpandNotification(ctx context.Context, id int64, ds []*store.Delivery) error {
+	cps := make([]*store.Delivery, len(ds))
+	for i, d := range ds {
+		cp := *d
+		cps[i] = &cp
+	}
+	if err := s.write(ctx, func(q *queries) error { return q.ExpandNotification(ctx, id, cps) }); err != nil {
+		return err
+	}
+	for i, d := range ds {
+		*d = *cps[i]
+	}
+	return nil
+}
+
+// ListDeliveries returns matching deliveries in ID order.
+func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	return s.read().ListDeliveries(ctx, f)
+}
+
+// UpdateDelivery writes d if its Version is current.
+func (s *Store) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
+	cp := *d
+	if err := s.write(ctx, func(q *queries) error { return q.UpdateDelivery(ctx, &cp) }); err != nil {
+		return err
+	}
+	*d = cp
+	return nil
+}
+
+func (q *queries) AddNotification(ctx context.Context, n *store.Notification) (bool, error) {
+	if n.Key == "" || n.Kind == "" {
+		return false, errors.New("add notification: empty key or kind")
+	}
+	payload := string(n.Payload)
+	if payload == "" {
+		payload = "null"
+	} else if !json.Valid(n.Payload) {
+		return false, fmt.Errorf("add notification %q: payload is not JSON", n.Key)
+	}
+	created := n.CreatedAt
+	if created.IsZero() {
+		created = q.stamp()
+	}
+	var ta timeArgs
+	createdArg := ta.arg("CreatedAt", created)
+	if ta.err != nil {
+		return false, fmt.Errorf("add notification %q: %w", n.Key, ta.err)
+	}
+	res, err := q.db.ExecContext(ctx, `INSERT INTO notifications (key, kind, user_name, payload, created_at, expanded)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+		n.Key, n.Kind, n.User, payload, createdArg, boolArg(n.Expanded))
+	if err != nil {
+		return false, fmt.Errorf("add notification %q: %w", n.Key, err)
+	}
+	k, err := affected(res)
+	if err != nil {
+		return false, fmt.Errorf("add notification %q: %w", n.Key, err)
+	}
+	if k == 0 {
+		return false, nil
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, fmt.Errorf("add notification %q: %w", n.Key, err)
+	}
+	n.ID, n.CreatedAt = id, created
+	return true, nil
+}
+
+const notificationCols = `id, key, kind, user_name, payload, created_at, expanded`
+
+func scanNotification(sc scanner) (*store.Notification, error) {
+	var (
+		n        store.Notification
+		payload  string
+		created  sql.NullInt64
+		expanded int64
+	)
+	if err := sc.Scan(&n.ID, &n.Key, &n.Kind, &n.User, &payload, &created, &expanded); err != nil {
+		return nil, err
+	}
+	if payload != "null" {
+		n.Payload = json.RawMessage(payload)
+	}
+	n.CreatedAt, n.Expanded = timeOf(created), expanded != 0
+	return &n, nil
+}
+
+func (q *queries) GetNotification(ctx context.Context, id int64) (*store.Notification, error) {
+	n, err := scanNotification(q.db.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("notification %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get notification %d: %w", id, err)
+	}
+	return n, nil
+}
+
+func (q *queries) ListNotifications(ctx context.Context, f store.NotificationFilter) ([]*store.Notification, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list notifications: negative limit %d", f.Limit)
+	}
+	query, args := `SELECT `+notificationCols+` FROM notifications WHERE 1 = 1`, []any{}
+	if f.Unexpanded {
+		query += ` AND expanded = 0`
+	}
+	query += ` ORDER BY id`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	defer rows.Close()
+	var ns []*store.Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list notifications: %w", err)
+		}
+		ns = append(ns, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	return ns, nil
+}
+
+func (q *queries) ExpandNotification(ctx context.Context, id int64, ds []*store.Delivery) error {
+	var expanded int64
+	err := q.db.QueryRowContext(ctx, `SELECT expanded FROM notifications WHERE id = ?`, id).Scan(&expanded)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("notification %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("expand notification %d: %w", id, err)
+	}
+	if expanded != 0 {
+		return fmt.Errorf("notification %d is expanded already: %w", id, store.ErrConflict)
+	}
+	type row struct {
+		id      int64
+		version int64
+	}
+	done := make([]row, 0, len(ds))
+	for _, d := range ds {
+		if d.Channel == "" || d.Recipient == "" {
+			return fmt.Errorf("expand notification %d: a delivery has no channel or recipient", id)
+		}
+		var ta timeArgs
+		next, sent := ta.arg("NextAttempt", d.NextAttempt), ta.arg("SentAt", d.SentAt)
+		if ta.err != nil {
+			return fmt.Errorf("expand notification %d: %w", id, ta.err)
+		}
+		res, err := q.db.ExecContext(ctx, `INSERT INTO notification_deliveries
+			(notification, channel, recipient, state, attempts, next_attempt, last_error, sent_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+			id, d.Channel, d.Recipient, string(d.State), d.Attempts, next, d.LastError, sent)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("expand notification %d: %s %s is listed twice: %w", id, d.Channel, d.Recipient, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("expand notification %d: %w", id, err)
+		}
+		did, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("expand notification %d: %w", id, err)
+		}
+		done = append(done, row{did, 1})
+	}
+	if _, err := q.db.ExecContext(ctx, `UPDATE notifications SET expanded = 1 WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("expand notification %d: %w", id, err)
+	}
+	for i, d := range ds {
+		d.ID, d.Notification, d.Version = done[i].id, id, done[i].version
+	}
+	return nil
+}
+
+const deliveryCols = `id, notification, channel, recipient, state, attempts, next_attempt, last_error, sent_at, version`
+
+func (q *queries) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list deliveries: negative limit %d", f.Limit)
+	}
+	query, args := `SELECT `+deliveryCols+` FROM notification_deliveries WHERE 1 = 1`, []any{}
+	if f.Notification != 0 {
+		query += ` AND notification = ?`
+		args = append(args, f.Notification)
+	}
+	if f.State != "" {
+		query += ` AND state = ?`
+		args = append(args, string(f.State))
+	}
+	if !f.DueBy.IsZero() {
+		var ta timeArgs
+		due := ta.arg("DueBy", f.DueBy)
+		if ta.err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", ta.err)
+		}
+		query += ` AND (next_attempt IS NULL OR next_attempt <= ?)`
+		args = append(args, due)
+	}
+	query += ` ORDER BY id`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var ds []*store.Delivery
+	for rows.Next() {
+		var (
+			d          store.Delivery
+			state      string
+			next, sent sql.NullInt64
+		)
+		if err := rows.Scan(&d.ID, &d.Notification, &d.Channel, &d.Recipient, &state, &d.Attempts, &next, &d.LastError, &sent, &d.Version); err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		d.State, d.NextAttempt, d.SentAt = store.DeliveryState(state), timeOf(next), timeOf(sent)
+		ds = append(ds, &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
+}
+
+func (q *queries) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
+	var ta timeArgs
+	next, sent := ta.arg("NextAttempt", d.NextAttempt), ta.arg("SentAt", d.SentAt)
+	if ta.err != nil {
+		return fmt.Errorf("update delivery %d: %w", d.ID, ta.err)
+	}
+	res, err := q.db.ExecContext(ctx, `UPDATE notification_deliveries SET state = ?, attempts = ?, next_attempt = ?,
+		last_error = ?, sent_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		string(d.State), d.Attempts, next, d.LastError, sent, d.ID, d.Version)
+	if err != nil {
+		return fmt.Errorf("update delivery %d: %w", d.ID, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("update delivery %d: %w", d.ID, err)
+	}
+	if n == 0 {
+		var current int64
+		err := q.db.QueryRowContext(ctx, `SELECT version FROM notification_deliveries WHERE id = ?`, d.ID).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("delivery %d: %w", d.ID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("update delivery %d: %w", d.ID, err)
+		}
+		return fmt.Errorf("delivery %d changed since it was read (version %d, now %d): %w", d.ID, d.Version, current, store.ErrConflict)
+	}
+	d.Version++
+	return nil
+}
