@@ -66,7 +66,7 @@ func shortDuration(d time.Duration) string {
 
 // waitRunning polls cluster name until it is running and returns it,
 // showing the nodes' progress on e.stderr. first, if not nil, is the
-// cluster as last seen. The cluster failing, being deleted or not
+// cluster as last seen. The cluster failing, being deleted, stopped or not
 // existing ends the wait with an error; the server not answering does not
 // (it may be restarting).
 func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first *api.Cluster, timeout time.Duration) (api.Cluster, error) {
@@ -81,6 +81,12 @@ func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first 
 			return true, fmt.Errorf("cluster %s failed: %s", name, dash(cl.Reason))
 		case "deleting":
 			return true, fmt.Errorf("cluster %s is being deleted", name)
+		case "stopping", "stopped":
+			why := ""
+			if cl.Reason != "" {
+				why = " (" + cl.Reason + ")"
+			}
+			return true, fmt.Errorf("cluster %s is %s%s; start it with 'stratus cluster start %s'", name, cl.State, why, name)
 		}
 		line := fmt.Sprintf("%s %s: %s", cl.State, name, nodeProgress(cl.Nodes))
 		if cl.Reason != "" {

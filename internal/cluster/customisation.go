@@ -181,6 +181,7 @@ func (s *Service) ReportCustomisation(ctx context.Context, n *store.Node, r api.
 			if err := q.UpdateCluster(ctx, cl); err != nil {
 				return err
 			}
+			notifyClusterTx(ctx, s.Notify, q, cl, failedEvent(cl), now, s.Logger)
 			return q.AppendEvent(ctx, &store.Event{Time: now, Cluster: n.Cluster, Kind: "cluster.failed", Message: "cluster is failed: " + reason})
 		case n.Role == store.RoleCompute:
 			node, err := q.GetNode(ctx, n.ID)

@@ -2,9 +2,11 @@ package cluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
 
@@ -109,12 +111,21 @@ func TestCustomisation_FailureOfRunningCluster(t *testing.T) {
 			t.Errorf("event message %q", ev.Message)
 		}
 	}
-	// The head node's (after a relaunch, say) fails the cluster.
+	// The head node's (after a relaunch, say) fails the cluster, and its
+	// owner is told.
+	var told []notify.Event
+	e.svc.Notify = notify.Func(func(_ context.Context, ev notify.Event) error {
+		told = append(told, ev)
+		return nil
+	})
 	if err := e.svc.ReportCustomisation(context.Background(), head, api.CustomisationReport{KeysError: "login user \"ec2-user\": unknown user"}); err != nil {
 		t.Fatal(err)
 	}
 	cl := e.get(t, "lab")
 	if cl.State != "failed" || cl.Reason != `ssh keys could not be installed on the head node: login user "ec2-user": unknown user` {
 		t.Errorf("cluster %s (%s)", cl.State, cl.Reason)
+	}
+	if len(told) != 1 || told[0].Kind != notify.ClusterFailed || told[0].User != "ann" || !strings.Contains(told[0].Body, "unknown user") {
+		t.Errorf("notifications %+v, want one cluster.failed to ann with the reason", told)
 	}
 }

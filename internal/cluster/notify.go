@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/store"
@@ -32,19 +34,24 @@ func (c *Controller) updateClusterNotify(ctx context.Context, name string, fn fu
 		case before == store.ClusterCreating && cl.State == store.ClusterRunning:
 			e = createdEvent(ctx, q, cl)
 		case before != store.ClusterFailed && cl.State == store.ClusterFailed:
-			e = notify.Event{
-				Kind: notify.ClusterFailed, Severity: notify.Critical,
-				Subject: fmt.Sprintf("Cluster %s failed", cl.Name),
-				Body: fmt.Sprintf("Cluster %s (owner %s) failed: %s\n\nIts instances keep what they have; delete it with:\n  stratus cluster delete %s\n",
-					cl.Name, cl.Owner, cl.Reason, cl.Name),
-				Data: map[string]string{"reason": cl.Reason},
-			}
+			e = failedEvent(cl)
 		default:
 			return nil
 		}
 		c.notifyTx(ctx, q, cl, e)
 		return nil
 	})
+}
+
+// failedEvent says that a cluster failed, and why.
+func failedEvent(cl *store.Cluster) notify.Event {
+	return notify.Event{
+		Kind: notify.ClusterFailed, Severity: notify.Critical,
+		Subject: fmt.Sprintf("Cluster %s failed", cl.Name),
+		Body: fmt.Sprintf("Cluster %s (owner %s) failed: %s\n\nIts instances keep what they have; delete it with:\n  stratus cluster delete %s\n",
+			cl.Name, cl.Owner, cl.Reason, cl.Name),
+		Data: map[string]string{"reason": cl.Reason},
+	}
 }
 
 // createdEvent says that a cluster is running, with its login address
@@ -93,12 +100,18 @@ func (c *Controller) deleteCluster(ctx context.Context, cl *store.Cluster) error
 // unique to this cluster's life) and hands it to c.Notify within q. A
 // failure is logged, never returned: it must not fail the change.
 func (c *Controller) notifyTx(ctx context.Context, q store.Queries, cl *store.Cluster, e notify.Event) {
-	if c.Notify == nil {
+	notifyClusterTx(ctx, c.Notify, q, cl, e, c.Clock.Now(), c.Logger)
+}
+
+// notifyClusterTx is notifyTx for whoever changes a cluster (the
+// controller, or the service when a node's bootstrap fails it).
+func notifyClusterTx(ctx context.Context, n notify.Notifier, q store.Queries, cl *store.Cluster, e notify.Event, now time.Time, log *slog.Logger) {
+	if n == nil {
 		return
 	}
-	e.User, e.Cluster, e.Time = cl.Owner, cl.Name, c.Clock.Now()
+	e.User, e.Cluster, e.Time = cl.Owner, cl.Name, now
 	e.Key = e.Kind + "/" + cl.Name + "/" + strconv.FormatInt(cl.CreatedAt.UnixNano(), 10)
-	if err := notify.InTx(ctx, c.Notify, q, e); err != nil {
-		c.Logger.Warn("cannot record notification", "cluster", cl.Name, "kind", e.Kind, "err", err)
+	if err := notify.InTx(ctx, n, q, e); err != nil {
+		log.Warn("cannot record notification", "cluster", cl.Name, "kind", e.Kind, "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/notify"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -54,6 +55,9 @@ type Service struct {
 	// StartPolicy, if set, may refuse to start a stopped cluster of owner
 	// again (a spec.Errors naming the rule: the monthly budget is spent).
 	StartPolicy func(ctx context.Context, owner string) error
+	// Notify, if set, is told when a node's failed bootstrap fails the
+	// cluster (the controller tells of every other state change).
+	Notify notify.Notifier
 }
 
 // decorate adds what other parts of the control plane know of a cluster.

@@ -217,7 +217,7 @@ func Run(ctx context.Context, opts Options) error {
 	clusters := &cluster.Service{
 		Store: st, Catalog: catalog, Template: tmpl, DefaultRegion: regions[0], Regions: regions,
 		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
-		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus,
+		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus, Notify: notifier,
 	}
 	// Limits on running clusters (lifetime, idle stop, budget) are
 	// enforced by their own controller, given its clock below.
@@ -235,7 +235,7 @@ func Run(ctx context.Context, opts Options) error {
 		clusters.StartPolicy = lim.CheckStart
 		clusters.Customisation = enf.Customisation
 	}
-	// Health checks (issue 7): probes and replica groups from a checks
+	// Health checks (capability 7): probes and replica groups from a checks
 	// file, probed by their own controller.
 	var checks []reconcile.Controller
 	if opts.ChecksFile != "" {
