@@ -26,7 +26,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/httpapi"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -39,6 +39,7 @@ const (
 type controlPlane struct {
 	url  string
 	st   store.Store
+	svc  *cluster.Service
 	head string // the head node's id
 	// registers counts POST /v1/agent/register calls.
 	registers atomic.Int32
@@ -50,12 +51,16 @@ type controlPlane struct {
 
 func newControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
+	return newPlane(t, nil, 5*time.Second)
+}
+
+// newPlane starts the control plane of newControlPlane, with custom (if
+// not nil) as the service's Customisation and pollWait as the handler's
+// PollWait.
+func newPlane(t *testing.T, custom func(user string) api.Customisation, pollWait time.Duration) *controlPlane {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	if err := st.CreateToken(ctx, &store.Token{Hash: auth.Hash(userToken), User: "ann", Role: "user", CreatedAt: time.Now()}); err != nil {
 		t.Fatalf("create token: %v", err)
 	}
@@ -65,6 +70,7 @@ func newControlPlane(t *testing.T) *controlPlane {
 		DefaultRegion: "local-1", Clock: clock.Real{}, Logger: log, AgentSecret: testSecret,
 		// The shortest heartbeat interval the server hands out: 1s.
 		HeartbeatTimeout: 3 * time.Second,
+		Customisation:    custom,
 	}
 	cl, err := svc.Create(ctx, cluster.Caller{User: "ann"}, api.CreateClusterRequest{Name: "lab", Request: "compute: {max_nodes: 2}\n"})
 	if err != nil {
@@ -73,10 +79,10 @@ func newControlPlane(t *testing.T) *controlPlane {
 	stopping := make(chan struct{})
 	h := &httpapi.Handler{
 		Store: st, Clusters: svc, Hub: dispatch.NewHub(), Logger: log, Stopping: stopping,
-		ExecPickupTimeout: 5 * time.Second, PollWait: 5 * time.Second,
+		ExecPickupTimeout: 5 * time.Second, PollWait: pollWait,
 	}
 	h.Init()
-	cp := &controlPlane{st: st, head: cl.Instances[0].Node}
+	cp := &controlPlane{st: st, svc: svc, head: cl.Instances[0].Node}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/v1/agent/register":
@@ -102,6 +108,14 @@ func newControlPlane(t *testing.T) *controlPlane {
 func (cp *controlPlane) startAgent(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	cp.runAgent(t, dir, 0)
+	return dir
+}
+
+// runAgent runs the head node's agent in dir until stop is called or the
+// test ends.
+func (cp *controlPlane) runAgent(t *testing.T, dir string, scriptTimeout time.Duration) (stop func()) {
+	t.Helper()
 	err := agent.WriteConfig(dir, agent.Config{
 		InstanceID: "i-0123", Region: "local-1", Address: "127.100.0.7",
 		ServerURL: cp.url, Token: auth.AgentToken(testSecret, cp.head, 1),
@@ -112,20 +126,27 @@ func (cp *controlPlane) startAgent(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(ctx, agent.Options{InstanceDir: dir, Logger: slog.New(slog.DiscardHandler), PollWait: 500 * time.Millisecond})
+		done <- agent.Run(ctx, agent.Options{InstanceDir: dir, Logger: slog.New(slog.DiscardHandler),
+			PollWait: 500 * time.Millisecond, ScriptTimeout: scriptTimeout})
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("agent.Run: %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 			t.Errorf("agent.Run did not return after its context ended")
 		}
-	})
-	return dir
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func (cp *controlPlane) headNode(t *testing.T) *store.Node {

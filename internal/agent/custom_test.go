@@ -3,8 +3,6 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,14 +12,7 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/agent"
 	"github.com/stratus-cloud/stratus/internal/auth"
-	"github.com/stratus-cloud/stratus/internal/clock"
-	"github.com/stratus-cloud/stratus/internal/cluster"
-	"github.com/stratus-cloud/stratus/internal/cost"
-	"github.com/stratus-cloud/stratus/internal/dispatch"
-	"github.com/stratus-cloud/stratus/internal/httpapi"
-	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
 )
 
 const (
@@ -88,86 +79,19 @@ func read(t *testing.T, p string) string {
 	return string(b)
 }
 
-// customPlane is the real HTTP API over a SQLite store with one cluster,
-// "lab" of ann, created with custom as its customisation.
-type customPlane struct {
-	url  string
-	st   store.Store
-	svc  *cluster.Service
-	head string
-}
-
-func newCustomPlane(t *testing.T, custom api.Customisation) *customPlane {
+// newCustomPlane is the control plane of newControlPlane, its cluster
+// "lab" of ann created with custom as its customisation.
+func newCustomPlane(t *testing.T, custom api.Customisation) *controlPlane {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	svc := &cluster.Service{
-		Store: st, Catalog: cost.DefaultCatalog(), Template: spec.DefaultTemplate(),
-		DefaultRegion: "local-1", Clock: clock.Real{}, Logger: log, AgentSecret: testSecret,
-		HeartbeatTimeout: 3 * time.Second,
-		Customisation: func(user string) api.Customisation {
-			if user != "ann" {
-				return api.Customisation{}
-			}
-			return custom
-		},
-	}
-	cl, err := svc.Create(ctx, cluster.Caller{User: "ann"}, api.CreateClusterRequest{Name: "lab", Request: "compute: {max_nodes: 2}\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopping := make(chan struct{})
-	h := &httpapi.Handler{Store: st, Clusters: svc, Hub: dispatch.NewHub(), Logger: log, Stopping: stopping,
-		ExecPickupTimeout: 5 * time.Second, PollWait: time.Second}
-	h.Init()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(stopping) })
-	return &customPlane{url: srv.URL, st: st, svc: svc, head: cl.Instances[0].Node}
+	return newPlane(t, func(user string) api.Customisation {
+		if user != "ann" {
+			return api.Customisation{}
+		}
+		return custom
+	}, time.Second)
 }
 
-// runAgent runs the head node's agent in dir until stop is called.
-func (cp *customPlane) runAgent(t *testing.T, dir string, scriptTimeout time.Duration) (stop func()) {
-	t.Helper()
-	err := agent.WriteConfig(dir, agent.Config{
-		InstanceID: "i-0123", Region: "local-1", Address: "127.100.0.7",
-		ServerURL: cp.url, Token: auth.AgentToken(testSecret, cp.head, 1),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(ctx, agent.Options{InstanceDir: dir, Logger: slog.New(slog.DiscardHandler),
-			PollWait: 500 * time.Millisecond, ScriptTimeout: scriptTimeout})
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent.Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("agent.Run did not return after its context ended")
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-func (cp *customPlane) registered(t *testing.T) bool {
+func (cp *controlPlane) registered(t *testing.T) bool {
 	n, err := cp.st.GetNode(context.Background(), cp.head)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +101,7 @@ func (cp *customPlane) registered(t *testing.T) bool {
 
 // events returns the cluster's events of the given kinds, oldest first, as
 // "kind: message".
-func (cp *customPlane) events(t *testing.T, kinds ...string) []string {
+func (cp *controlPlane) events(t *testing.T, kinds ...string) []string {
 	t.Helper()
 	es, err := cp.st.ListEvents(context.Background(), store.EventFilter{Cluster: "lab"})
 	if err != nil {
@@ -194,7 +118,7 @@ func (cp *customPlane) events(t *testing.T, kinds ...string) []string {
 	return out
 }
 
-func (cp *customPlane) cluster(t *testing.T) *store.Cluster {
+func (cp *controlPlane) cluster(t *testing.T) *store.Cluster {
 	t.Helper()
 	cl, err := cp.st.GetCluster(context.Background(), "lab")
 	if err != nil {

@@ -14,13 +14,9 @@ import (
 // clusterCreateOptions are the arguments and flags of `stratus cluster
 // create`.
 type clusterCreateOptions struct {
-	Name string
+	clusterChangeOptions
 	// File is the request file, or "-" for standard input.
-	File       string
-	Wait       bool
-	Timeout    time.Duration
-	timeoutSet bool
-	Output     outputFormat
+	File string
 }
 
 func (a *app) newClusterCreateCmd() *cobra.Command {
@@ -36,38 +32,17 @@ With --wait, show the nodes' progress until the cluster is running (exit 0),
 has failed (exit 1) or --timeout has passed (exit 8).`,
 		Example: `  stratus cluster create demo -f demo.cf-create --wait
   cat demo.yaml | stratus cluster create demo -f - -o json`,
-		Args: exactArgs("NAME"),
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			opts.timeoutSet = cmd.Flags().Changed("timeout")
-			if err := opts.validate(); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runClusterCreate(cmd.Context(), opts, c, a.env)
-		}),
 	}
-	f := cmd.Flags()
-	f.StringVarP(&opts.File, "file", "f", "", "request `FILE` (cf-create JSON or native YAML); - reads standard input")
-	f.BoolVar(&opts.Wait, "wait", false, "wait until the cluster is running, showing progress")
-	f.DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "with --wait, how long to wait")
-	addOutputFlag(cmd, &opts.Output)
-	return cmd
-}
-
-func (o clusterCreateOptions) validate() error {
-	switch {
-	case o.File == "":
-		return usagef("missing -f FILE: the cluster request file (cf-create JSON or native YAML; - reads standard input)")
-	case o.timeoutSet && !o.Wait:
-		return usagef("--timeout applies only with --wait")
-	case o.Timeout <= 0:
-		return usagef("--timeout must be positive")
+	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "request `FILE` (cf-create JSON or native YAML); - reads standard input")
+	check := func() error {
+		if opts.File == "" {
+			return usagef("missing -f FILE: the cluster request file (cf-create JSON or native YAML; - reads standard input)")
+		}
+		return nil
 	}
-	return nil
+	return a.clusterChangeCmd(cmd, &opts.clusterChangeOptions, "running", check, func(ctx context.Context, c *api.Client, e *env) error {
+		return runClusterCreate(ctx, opts, c, e)
+	})
 }
 
 func runClusterCreate(ctx context.Context, opts clusterCreateOptions, c *api.Client, e *env) error {

@@ -10,18 +10,8 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 )
 
-// clusterStopOptions are the arguments and flags of `stratus cluster stop`
-// (and of `stratus cluster start`).
-type clusterStopOptions struct {
-	Name       string
-	Wait       bool
-	Timeout    time.Duration
-	timeoutSet bool
-	Output     outputFormat
-}
-
 func (a *app) newClusterStopCmd() *cobra.Command {
-	var opts clusterStopOptions
+	var opts clusterChangeOptions
 	cmd := &cobra.Command{
 		Use:   "stop NAME",
 		Short: "Stop a cluster's instances, keeping their disks",
@@ -30,56 +20,33 @@ disks kept (a stopped instance bills only for its disk). Jobs that were
 running go back to the queue and run again once the cluster is started
 (stratus cluster start). With --wait, wait until every instance is stopped
 (exit 0) or --timeout has passed (exit 8).`,
-		Args: exactArgs("NAME"),
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			opts.timeoutSet = cmd.Flags().Changed("timeout")
-			if err := opts.validate(); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runClusterStop(cmd.Context(), opts, c, a.env)
-		}),
 	}
-	opts.flags(cmd, "stopped")
-	return cmd
+	return a.clusterChangeCmd(cmd, &opts, "stopped", nil, func(ctx context.Context, c *api.Client, e *env) error {
+		return runClusterPower(ctx, opts, c, e, "stop", "stopped", c.StopCluster, func(cl api.Cluster) string {
+			return fmt.Sprintf("Cluster %s stopped; start it again with 'stratus cluster start %s'.", opts.Name, opts.Name)
+		})
+	})
 }
 
-func (o *clusterStopOptions) flags(cmd *cobra.Command, state string) {
-	f := cmd.Flags()
-	f.BoolVar(&o.Wait, "wait", false, "wait until the cluster is "+state+", showing progress")
-	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "with --wait, how long to wait")
-	addOutputFlag(cmd, &o.Output)
-}
-
-func (o clusterStopOptions) validate() error {
-	switch {
-	case o.timeoutSet && !o.Wait:
-		return usagef("--timeout applies only with --wait")
-	case o.Timeout <= 0:
-		return usagef("--timeout must be positive")
-	}
-	return nil
-}
-
-func runClusterStop(ctx context.Context, opts clusterStopOptions, c *api.Client, e *env) error {
-	cl, err := c.StopCluster(ctx, opts.Name)
+// runClusterPower stops or starts cluster opts.Name (verb, through call)
+// and with --wait waits until it is want, then writes it, or the line
+// done returns for a table.
+func runClusterPower(ctx context.Context, opts clusterChangeOptions, c *api.Client, e *env, verb, want string,
+	call func(context.Context, string) (api.Cluster, error), done func(api.Cluster) string) error {
+	cl, err := call(ctx, opts.Name)
 	if err != nil {
-		return fmt.Errorf("stop cluster %s: %w", opts.Name, err)
+		return fmt.Errorf("%s cluster %s: %w", verb, opts.Name, err)
 	}
 	if !opts.Wait {
 		return writeCluster(e.stdout, opts.Output, cl, e.now())
 	}
-	if cl, err = waitClusterState(ctx, c, e, opts.Name, "stopped", opts.Timeout); err != nil {
+	if cl, err = waitClusterState(ctx, c, e, opts.Name, want, opts.Timeout); err != nil {
 		return err
 	}
 	if opts.Output != formatTable {
 		return writeStructured(e.stdout, opts.Output, cl)
 	}
-	fmt.Fprintf(e.stdout, "Cluster %s stopped; start it again with 'stratus cluster start %s'.\n", opts.Name, opts.Name)
+	fmt.Fprintln(e.stdout, done(cl))
 	return nil
 }
 

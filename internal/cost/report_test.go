@@ -2,14 +2,13 @@ package cost_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -19,11 +18,7 @@ var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 func usageStore(t *testing.T) store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	for i, u := range []store.Usage{
 		{Cluster: "lab", Owner: "ann", State: "running", PriceMicros: 10_400, Start: day0.Add(90 * time.Minute), End: day0.Add(26*time.Hour + 7*time.Second)},
 		{Cluster: "lab", Owner: "ann", State: "stopped", VolumeGB: 8, Start: day0.Add(26*time.Hour + 7*time.Second), End: day0.Add(50 * time.Hour)},

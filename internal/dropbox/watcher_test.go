@@ -17,7 +17,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const request = `{
@@ -38,11 +38,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	for _, u := range []*store.User{{Name: "ann", Role: "user"}, {Name: "bob", Role: "user"}, {Name: "carol", Role: "user", Disabled: true}} {
 		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)

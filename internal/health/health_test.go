@@ -7,16 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -189,23 +187,8 @@ func TestReadValue(t *testing.T) {
 // TestController probes httptest servers on a fake clock: a probe that
 // starts failing, a mirror that falls behind, and one event per change.
 func TestController(t *testing.T) {
-	var failing atomic.Bool
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		io.WriteString(w, "ok")
-	}))
-	defer web.Close()
-	var rev [3]atomic.Value
-	var mirrors [3]*httptest.Server
-	for i := range mirrors {
-		rev[i].Store("v1")
-		mirrors[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, `{"revision":%q}`, rev[i].Load())
-		}))
-		defer mirrors[i].Close()
-	}
+	web, failing := webServer(t, http.StatusServiceUnavailable)
+	rev, mirrors := replicaGroup(t, "revision", "v1")
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -234,11 +217,7 @@ replicas:
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	clk := clock.NewFake(t0)
 	up := map[string]bool{}
 	ctl := &Controller{Store: st, Config: c, Clock: clk, Logger: slog.New(slog.DiscardHandler),

@@ -3,65 +3,25 @@ package health
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/notify"
+	"github.com/stratus-cloud/stratus/internal/notify/notifytest"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
-
-// recorder is a notifier that keeps what it is handed.
-type recorder struct {
-	mu     sync.Mutex
-	events []notify.Event
-}
-
-func (r *recorder) Notify(_ context.Context, e notify.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) take() []notify.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	evs := r.events
-	r.events = nil
-	return evs
-}
 
 // TestController_NotifiesOncePerChange probes a web server and a replica
 // group many times in each state: each change of state is one
 // notification with its severity, the check, the member and its time.
 func TestController_NotifiesOncePerChange(t *testing.T) {
-	var down atomic.Bool
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-		io.WriteString(w, "ok")
-	}))
-	defer web.Close()
-	var rev [3]atomic.Value
-	var mirrors [3]*httptest.Server
-	for i := range mirrors {
-		rev[i].Store("7")
-		mirrors[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, `{"rev":%q}`, rev[i].Load())
-		}))
-		defer mirrors[i].Close()
-	}
+	web, down := webServer(t, http.StatusInternalServerError)
+	rev, mirrors := replicaGroup(t, "rev", "7")
 	cfg, err := Parse([]byte(fmt.Sprintf(`probes:
 - name: web
   url: %s
@@ -75,25 +35,14 @@ replicas:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	clk := clock.NewFake(t0)
-	rec := &recorder{}
-	ctl := &Controller{Store: st, Config: cfg, Clock: clk, Logger: slog.New(slog.DiscardHandler), Notify: rec}
+	rec := &notifytest.Recorder{}
+	ctl := &Controller{Store: sqlitetest.Open(t), Config: cfg, Clock: clk, Logger: slog.New(slog.DiscardHandler), Notify: rec}
 	// probes runs n passes, 10 s apart, and returns the notifications.
 	probes := func(n int) []notify.Event {
 		t.Helper()
-		for range n {
-			if _, err := ctl.Reconcile(ctx); err != nil {
-				t.Fatal(err)
-			}
-			clk.Advance(10 * time.Second)
-		}
-		return rec.take()
+		passes(t, ctl, clk, n, 10*time.Second)
+		return rec.Take()
 	}
 	type want struct{ severity, check, member, change string }
 	check := func(step string, got []notify.Event, at time.Time, wants ...want) {
@@ -145,18 +94,13 @@ replicas:
 // TestController_PrunesHistory keeps the newest results and the recent
 // ones, whichever are more.
 func TestController_PrunesHistory(t *testing.T) {
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer web.Close()
+	web, _ := webServer(t, http.StatusOK)
 	cfg, err := Parse([]byte("probes:\n- name: web\n  url: " + web.URL + "\n  interval: 10m\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	clk := clock.NewFake(t0)
 	ctl := &Controller{Store: st, Config: cfg, Clock: clk, Logger: slog.New(slog.DiscardHandler), KeepResults: 5, KeepFor: 2 * time.Hour}
 	count := func() int {
@@ -169,12 +113,7 @@ func TestController_PrunesHistory(t *testing.T) {
 	}
 	// 30 probes 10 minutes apart (5 hours): the results of the last two
 	// hours (12) stay, besides the one probe pruning waits for an hour.
-	for range 30 {
-		if _, err := ctl.Reconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(10 * time.Minute)
-	}
+	passes(t, ctl, clk, 30, 10*time.Minute)
 	if n := count(); n < 12 || n > 12+6 {
 		t.Errorf("after 5 hours: %d results, want the last 2 hours' (12) plus at most an hour's (6)", n)
 	}
@@ -193,41 +132,20 @@ func TestController_PrunesHistory(t *testing.T) {
 // in the transaction that stores the change: one per change, however
 // often probed.
 func TestController_NotifiesThroughTheOutbox(t *testing.T) {
-	var down atomic.Bool
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusBadGateway)
-		}
-	}))
-	defer web.Close()
+	web, down := webServer(t, http.StatusBadGateway)
 	cfg, err := Parse([]byte("probes:\n- name: web\n  url: " + web.URL + "\n  interval: 10s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	clk := clock.NewFake(t0)
 	ctl := &Controller{Store: st, Config: cfg, Clock: clk, Logger: slog.New(slog.DiscardHandler),
 		Notify: &notify.Outbox{Store: st, Clock: clk}}
 	down.Store(true)
-	for range 4 {
-		if _, err := ctl.Reconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(10 * time.Second)
-	}
+	passes(t, ctl, clk, 4, 10*time.Second)
 	down.Store(false)
-	for range 3 {
-		if _, err := ctl.Reconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(10 * time.Second)
-	}
-	ns, err := st.ListNotifications(ctx, store.NotificationFilter{})
+	passes(t, ctl, clk, 3, 10*time.Second)
+	ns, err := st.ListNotifications(context.Background(), store.NotificationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

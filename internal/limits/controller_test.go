@@ -3,7 +3,6 @@ package limits
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +11,11 @@ import (
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/notify"
+	"github.com/stratus-cloud/stratus/internal/notify/notifytest"
 	"github.com/stratus-cloud/stratus/internal/policy"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 // fakeClusters records stops and deletes and moves the cluster's state as
@@ -48,23 +48,10 @@ func (f *fakeClusters) DeleteFor(ctx context.Context, name, why string) error {
 	return f.set(ctx, name, store.ClusterDeleting, "delete")
 }
 
-type recorder struct {
-	mu     sync.Mutex
-	events []notify.Event
-}
-
-func (r *recorder) Notify(_ context.Context, e notify.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) kinds() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// kinds lists the kind and cluster of each notification r has kept.
+func kinds(r *notifytest.Recorder) []string {
 	var out []string
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		out = append(out, e.Kind+" "+e.Cluster)
 	}
 	return out
@@ -74,23 +61,19 @@ type fixture struct {
 	st       store.Store
 	clk      *clock.Fake
 	clusters *fakeClusters
-	notes    *recorder
+	notes    *notifytest.Recorder
 	spent    cost.Micros
 	policy   *policy.Policy
 }
 
 func newFixture(t *testing.T, pol string) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	p, err := policy.Parse([]byte(pol))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{st: st, clk: clock.NewFake(t0), clusters: &fakeClusters{st: st}, notes: &recorder{}, policy: p}
+	return &fixture{st: st, clk: clock.NewFake(t0), clusters: &fakeClusters{st: st}, notes: &notifytest.Recorder{}, policy: p}
 }
 
 // controller returns a new controller on the fixture's store, as a
@@ -147,7 +130,7 @@ func TestControllerLifetimeWarnsOnceThenStops(t *testing.T) {
 	f.clk.Set(t0.Add(9 * time.Hour))
 	f.pass(t, f.controller())
 	f.pass(t, f.controller()) // a restart: the warning is not repeated
-	if got := strings.Join(f.notes.kinds(), ","); got != notify.LifetimeWarning+" a" {
+	if got := strings.Join(kinds(f.notes), ","); got != notify.LifetimeWarning+" a" {
 		t.Fatalf("notices after the warning time = %q, want one lifetime warning", got)
 	}
 	if n := f.events(t, "a", notify.LifetimeWarning); n != 1 {
@@ -161,10 +144,10 @@ func TestControllerLifetimeWarnsOnceThenStops(t *testing.T) {
 	if s := f.state(t, "a"); s != store.ClusterStopping {
 		t.Errorf("state after the lifetime = %s, want stopping", s)
 	}
-	if got := strings.Join(f.notes.kinds(), ","); got != notify.LifetimeWarning+" a,"+notify.LifetimeExpired+" a" {
+	if got := strings.Join(kinds(f.notes), ","); got != notify.LifetimeWarning+" a,"+notify.LifetimeExpired+" a" {
 		t.Errorf("notices = %q", got)
 	}
-	for _, e := range f.notes.events {
+	for _, e := range f.notes.Events() {
 		if e.User != "ann" || e.Key == "" {
 			t.Errorf("notice %+v: want user ann and a key", e)
 		}
@@ -185,7 +168,7 @@ func TestControllerLifetimeWarnsOnceThenStops(t *testing.T) {
 	if err != nil || !rec.LifetimeFrom.Equal(t0.Add(11*time.Hour)) {
 		t.Errorf("record after the start = %+v, %v; want LifetimeFrom t0+11h", rec, err)
 	}
-	if n := len(f.notes.kinds()); n != 3 {
+	if n := len(kinds(f.notes)); n != 3 {
 		t.Errorf("%d notices, want 3 (the new lifetime's warning)", n)
 	}
 }
@@ -243,7 +226,7 @@ func TestControllerBudget(t *testing.T) {
 	f.spent = 8 * cost.MicrosPerDollar
 	f.pass(t, f.controller())
 	f.pass(t, f.controller())
-	if got := strings.Join(f.notes.kinds(), ","); got != notify.BudgetWarning+" " {
+	if got := strings.Join(kinds(f.notes), ","); got != notify.BudgetWarning+" " {
 		t.Fatalf("notices = %q, want one budget warning", got)
 	}
 	if n := f.events(t, "a", notify.BudgetWarning) + f.events(t, "b", notify.BudgetWarning); n != 2 {
@@ -259,7 +242,7 @@ func TestControllerBudget(t *testing.T) {
 	if s := f.state(t, "a"); s != store.ClusterStopping {
 		t.Errorf("state at 100 %% = %s, want stopping", s)
 	}
-	if got := strings.Join(f.notes.kinds(), ","); got != notify.BudgetWarning+" ,"+notify.BudgetExceeded+" " {
+	if got := strings.Join(kinds(f.notes), ","); got != notify.BudgetWarning+" ,"+notify.BudgetExceeded+" " {
 		t.Errorf("notices = %q, want a warning and one exceeded", got)
 	}
 	err := c.CheckStart(t.Context(), "ann")
@@ -271,7 +254,7 @@ func TestControllerBudget(t *testing.T) {
 	f.clk.Set(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	f.spent = 9 * cost.MicrosPerDollar
 	f.pass(t, c)
-	if n := len(f.notes.kinds()); n != 3 {
+	if n := len(kinds(f.notes)); n != 3 {
 		t.Errorf("%d notices, want the new month's warning too", n)
 	}
 }

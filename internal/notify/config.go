@@ -1,11 +1,8 @@
 package notify
 
 import (
-	"bytes"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/mail"
 	"net/url"
@@ -163,27 +160,12 @@ func Load(path string) (*Config, error) {
 // Parse reads a notifications file without reading the files it names.
 // Problems are reported as spec.Errors naming the field and its line.
 func Parse(data []byte) (*Config, error) {
-	if len(data) > MaxFileSize {
-		return nil, spec.Errors{{Message: fmt.Sprintf("notifications file is larger than %d bytes", MaxFileSize)}}
-	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, spec.Errors{{Message: "notifications file is empty; configure smtp or webhooks"}}
-		}
-		return nil, spec.Errors{yamlError(err)}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, spec.Errors{{Line: extra.Line, Message: "more than one YAML document; a notifications file holds one"}}
+	root, es := spec.DecodeYAMLFile(data, "notifications file", MaxFileSize, "configure smtp or webhooks")
+	if es != nil {
+		return nil, es
 	}
 	p := &parser{}
 	c := &Config{}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
 	adminLine := 0
 	p.mapping(root, "", "smtp, admin_email, webhooks and retry", func(k, v *yaml.Node, field string) {
 		switch k.Value {
@@ -484,17 +466,4 @@ func (p *parser) retry(n *yaml.Node) Retry {
 		}
 	})
 	return r
-}
-
-func yamlError(err error) spec.FieldError {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, after, ok := strings.Cut(rest, ":"); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, strings.TrimSpace(after)
-			}
-		}
-	}
-	return spec.FieldError{Line: line, Message: "not valid YAML: " + msg}
 }

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -87,7 +88,7 @@ func parseSSHKeys(v *yaml.Node, field string, fail failFunc) []string {
 			fail(n, f, "%v", err)
 			continue
 		}
-		if contains(keys, line) {
+		if slices.Contains(keys, line) {
 			fail(n, f, "lists the same key twice")
 			continue
 		}
@@ -119,15 +120,6 @@ func shorten(s string) string {
 	return s
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // parseBootstrap reads a bootstrap mapping of head, compute and all to
 // lists of script paths. The scripts are read later, by LoadScripts.
 func parseBootstrap(v *yaml.Node, field string, fail failFunc) Bootstrap {
@@ -140,11 +132,9 @@ func parseBootstrap(v *yaml.Node, field string, fail failFunc) Bootstrap {
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, lv := v.Content[i], v.Content[i+1]
 		f := field + "." + k.Value
-		if seen[k.Value] {
-			fail(k, f, "is given twice")
+		if !once(seen, k, f, fail) {
 			continue
 		}
-		seen[k.Value] = true
 		var list *[]Script
 		switch k.Value {
 		case "head":

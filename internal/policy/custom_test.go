@@ -100,12 +100,7 @@ limits:
 }
 
 func TestCustomisationParseErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, doc string
-		field     string
-		line      int
-		msg       string
-	}{
+	testParseErrors(t, []parseErrorCase{
 		{"keys scalar", "limits:\n  ann:\n    ssh_keys: " + keyAnn + "\n", "limits.ann.ssh_keys", 3, "list of authorized_keys lines"},
 		{"keys empty", "limits:\n  ann:\n    ssh_keys: []\n", "limits.ann.ssh_keys", 3, "non-empty"},
 		{"bad key", "limits:\n  ann:\n    ssh_keys:\n      - " + keyAnn + "\n      - ssh-ed25519 notbase64 x\n", "limits.ann.ssh_keys[1]", 5, "not an authorized_keys line"},
@@ -116,19 +111,7 @@ func TestCustomisationParseErrors(t *testing.T) {
 		{"bootstrap role", "limits:\n  ann:\n    bootstrap:\n      login: [a.sh]\n", "limits.ann.bootstrap.login", 4, "unknown role"},
 		{"bootstrap scalar", "limits:\n  ann:\n    bootstrap:\n      head: a.sh\n", "limits.ann.bootstrap.head", 4, "non-empty list"},
 		{"bootstrap empty path", "limits:\n  ann:\n    bootstrap:\n      head: [\"\"]\n", "limits.ann.bootstrap.head[0]", 4, "script file's path"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.doc))
-			var es spec.Errors
-			if !errors.As(err, &es) || len(es) == 0 {
-				t.Fatalf("got %v, want spec.Errors", err)
-			}
-			e := es[0]
-			if e.Field != tc.field || e.Line != tc.line || !strings.Contains(e.Message, tc.msg) {
-				t.Errorf("got %q (field %q line %d), want field %q line %d containing %q", e.Error(), e.Field, e.Line, tc.field, tc.line, tc.msg)
-			}
-		})
-	}
+	})
 }
 
 func TestCustomisationScriptErrors(t *testing.T) {

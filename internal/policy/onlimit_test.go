@@ -1,12 +1,8 @@
 package policy
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/stratus-cloud/stratus/internal/spec"
 )
 
 func TestParseOnLimitAndWarnBefore(t *testing.T) {
@@ -37,27 +33,11 @@ func TestParseOnLimitAndWarnBefore(t *testing.T) {
 }
 
 func TestParseOnLimitErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, doc, field string
-		line             int
-		msg              string
-	}{
+	testParseErrors(t, []parseErrorCase{
 		{"on_limit word", "limits:\n  ann:\n    on_limit: pause\n", "limits.ann.on_limit", 3, `must be stop or delete, got "pause"`},
 		{"on_limit list", "limits:\n  ann:\n    on_limit: [stop]\n", "limits.ann.on_limit", 3, "must be stop or delete"},
 		{"warn without lifetime", "limits:\n  ann:\n    warn_before: 10m\n", "limits.ann.warn_before", 3, "applies only with max_lifetime"},
 		{"warn too long", "limits:\n  ann:\n    max_lifetime: 1h\n    warn_before: 1h\n", "limits.ann.warn_before", 4, "not shorter than max_lifetime"},
 		{"warn not a duration", "limits:\n  ann:\n    max_lifetime: 1h\n    warn_before: soon\n", "limits.ann.warn_before", 4, "duration"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.doc))
-			var es spec.Errors
-			if !errors.As(err, &es) || len(es) == 0 {
-				t.Fatalf("got %v, want spec.Errors", err)
-			}
-			e := es[0]
-			if e.Field != tc.field || e.Line != tc.line || !strings.Contains(e.Message, tc.msg) {
-				t.Errorf("got %q (field %q line %d), want field %q line %d containing %q", e.Error(), e.Field, e.Line, tc.field, tc.line, tc.msg)
-			}
-		})
-	}
+	})
 }

@@ -37,10 +37,7 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -107,31 +104,15 @@ const MaxFileSize = 1 << 20
 // Parse reads a policy file. Problems are reported as spec.Errors naming
 // the field and its line.
 func Parse(data []byte) (*Policy, error) {
-	if len(data) > MaxFileSize {
-		return nil, spec.Errors{{Message: fmt.Sprintf("policy file is larger than %d bytes", MaxFileSize)}}
-	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, spec.Errors{{Message: "policy file is empty; write at least users: [\"*\"]"}}
-		}
-		return nil, spec.Errors{yamlError(err)}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, spec.Errors{{Line: extra.Line, Message: "more than one YAML document; a policy file holds one"}}
+	root, es := spec.DecodeYAMLFile(data, "policy file", MaxFileSize, "write at least users: [\"*\"]")
+	if es != nil {
+		return nil, es
 	}
 	p := &Policy{Groups: map[string][]string{}}
-	var es spec.Errors
 	fail := func(n *yaml.Node, field, format string, args ...any) {
 		if len(es) < spec.MaxErrors {
 			es = append(es, spec.FieldError{Field: field, Line: n.Line, Message: fmt.Sprintf(format, args...)})
 		}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
 		fail(root, "", "must be a mapping with users, groups and limits")
@@ -141,11 +122,9 @@ func Parse(data []byte) (*Policy, error) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		if seen[k.Value] {
-			fail(k, k.Value, "is given twice")
+		if !once(seen, k, k.Value, fail) {
 			continue
 		}
-		seen[k.Value] = true
 		switch k.Value {
 		case "users":
 			p.Users = names(v, "users", fail)
@@ -190,18 +169,15 @@ func Parse(data []byte) (*Policy, error) {
 
 type failFunc func(n *yaml.Node, field, format string, args ...any)
 
-func yamlError(err error) spec.FieldError {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, after, ok := strings.Cut(rest, ":"); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, strings.TrimSpace(after)
-			}
-		}
+// once reports whether mapping key k (field) is seen for the first time,
+// failing field if it is given twice.
+func once(seen map[string]bool, k *yaml.Node, field string, fail failFunc) bool {
+	if seen[k.Value] {
+		fail(k, field, "is given twice")
+		return false
 	}
-	return spec.FieldError{Line: line, Message: "not valid YAML: " + msg}
+	seen[k.Value] = true
+	return true
 }
 
 func validName(s string) bool {
@@ -258,11 +234,9 @@ func (p *Policy) parseLimits(v *yaml.Node, fail failFunc) {
 			fail(k, field, "must be a user, a group or \"*\", got %q", k.Value)
 			continue
 		}
-		if seen[k.Value] {
-			fail(k, field, "is given twice")
+		if !once(seen, k, field, fail) {
 			continue
 		}
-		seen[k.Value] = true
 		if lv.Kind != yaml.MappingNode {
 			fail(lv, field, "must be a mapping of limits, like {max_nodes_per_cluster: 4}")
 			continue
@@ -273,11 +247,9 @@ func (p *Policy) parseLimits(v *yaml.Node, fail failFunc) {
 		for j := 0; j+1 < len(lv.Content); j += 2 {
 			fk, fv := lv.Content[j], lv.Content[j+1]
 			f := field + "." + fk.Value
-			if got[fk.Value] {
-				fail(fk, f, "is given twice")
+			if !once(got, fk, f, fail) {
 				continue
 			}
-			got[fk.Value] = true
 			switch fk.Value {
 			case "instance_types":
 				if fv.Kind != yaml.SequenceNode || len(fv.Content) == 0 {

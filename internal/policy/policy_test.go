@@ -69,12 +69,7 @@ func TestParseGood(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name, doc string
-		field     string
-		line      int
-		msg       string
-	}{
+	testParseErrors(t, []parseErrorCase{
 		{"empty", ``, "", 0, "empty"},
 		{"syntax", "users: [ann\nlimits: {", "", 1, "not valid YAML"},
 		{"not mapping", "- a\n", "", 1, "mapping"},
@@ -97,7 +92,20 @@ func TestParseErrors(t *testing.T) {
 		{"idle short", "limits:\n  ann:\n    idle_stop: 1s\n", "limits.ann.idle_stop", 3, "between 1m"},
 		{"dup limit", "limits:\n  ann: {}\n  ann: {}\n", "limits.ann", 3, "twice"},
 		{"two docs", "users: [a]\n---\nusers: [b]\n", "", 2, "more than one"},
-	} {
+	})
+}
+
+// parseErrorCase is a policy file that Parse refuses: its first error
+// names field and line, with a message containing msg.
+type parseErrorCase struct {
+	name, doc, field string
+	line             int
+	msg              string
+}
+
+func testParseErrors(t *testing.T, cases []parseErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
 			var es spec.Errors

@@ -217,7 +217,7 @@ func (p *parser) keys(m *node, known []string, name func(string) string, unknown
 			continue
 		}
 		seen[kv.key] = kv.line
-		if !contains(known, kv.key) {
+		if !slices.Contains(known, kv.key) {
 			p.fail(name(keyName(kv.key)), kv.line, "%s", unknownMsg(kv.key))
 			continue
 		}
@@ -234,15 +234,6 @@ func keyName(k string) string {
 		return quote(k)
 	}
 	return k
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // set records that path was given by key on line; ok=false records that
@@ -453,7 +444,7 @@ func (p *parser) cfCreate(doc *node) {
 		if s := closest(k, known); s != "" {
 			return fmt.Sprintf("unknown key; did you mean %s?", s)
 		}
-		if contains(nativeTop, k) {
+		if slices.Contains(nativeTop, k) {
 			return "unknown key; native spec fields cannot be mixed with cf-create keys"
 		}
 		return "unknown key; the cf-create keys are " + strings.Join(known, ", ")
@@ -637,7 +628,7 @@ func (p *parser) instanceType(types map[string]pair, mainKey, otherKey, path str
 	case !list && len(names) > 1:
 		p.fail(key, use.line, "must be a single instance type, got %s (only %s takes a list)", quote(value), keyComputeType)
 		ok = false
-	case len(names) > 1 && contains(names, ""):
+	case len(names) > 1 && slices.Contains(names, ""):
 		p.fail(key, use.line, "has an empty entry in its list %s; separate types with single commas", quote(value))
 		ok = false
 	}

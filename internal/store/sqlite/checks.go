@@ -120,23 +120,7 @@ func (q *queries) GetCheckState(ctx context.Context, name string) (*store.CheckS
 }
 
 func (q *queries) ListCheckStates(ctx context.Context) ([]*store.CheckState, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+checkStateCols+` FROM check_states ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list checks: %w", err)
-	}
-	defer rows.Close()
-	var cs []*store.CheckState
-	for rows.Next() {
-		c, err := scanCheckState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list checks: %w", err)
-		}
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list checks: %w", err)
-	}
-	return cs, nil
+	return queryAll(ctx, q, "list checks", scanCheckState, `SELECT `+checkStateCols+` FROM check_states ORDER BY name`)
 }
 
 func (q *queries) DeleteCheckState(ctx context.Context, name string) error {

@@ -80,13 +80,7 @@ func (q *queries) CreateCluster(ctx context.Context, c *store.Cluster) error {
 	if err := checkSpec(c); err != nil {
 		return err
 	}
-	created, updated := c.CreatedAt, c.UpdatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
-	if updated.IsZero() {
-		updated = created
-	}
+	created, updated := q.newTimes(c.CreatedAt, c.UpdatedAt)
 	var ta timeArgs
 	createdArg, updatedArg := ta.arg("created_at", created), ta.arg("updated_at", updated)
 	if ta.err != nil {
@@ -179,13 +173,5 @@ func (q *queries) DeleteCluster(ctx context.Context, name string) error {
 // missingOrConflict explains why a versioned update changed no row: the
 // record is gone (ErrNotFound) or its version moved on (ErrConflict).
 func (q *queries) missingOrConflict(ctx context.Context, what, versionQuery, key string, version int64) error {
-	var current int64
-	err := q.db.QueryRowContext(ctx, versionQuery, key).Scan(&current)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("update %s %q: %w", what, key, err)
-	}
-	return fmt.Errorf("%s %q changed since it was read (version %d, now %d): %w", what, key, version, current, store.ErrConflict)
+	return q.staleRow(ctx, fmt.Sprintf("%s %q", what, key), versionQuery, key, version)
 }

@@ -43,13 +43,7 @@ func (q *queries) CreateDropboxRequest(ctx context.Context, r *store.DropboxRequ
 	if r.Key == "" {
 		return errors.New("create drop-box request: empty key")
 	}
-	seen, updated := r.SeenAt, r.UpdatedAt
-	if seen.IsZero() {
-		seen = q.stamp()
-	}
-	if updated.IsZero() {
-		updated = seen
-	}
+	seen, updated := q.newTimes(r.SeenAt, r.UpdatedAt)
 	var ta timeArgs
 	seenArg, updatedArg := ta.arg("SeenAt", seen), ta.arg("UpdatedAt", updated)
 	if ta.err != nil {
@@ -114,23 +108,7 @@ func (q *queries) ListDropboxRequests(ctx context.Context, f store.DropboxFilter
 		query += ` AND stage <> ?`
 		args = append(args, string(store.DropboxDone))
 	}
-	rows, err := q.db.QueryContext(ctx, query+` ORDER BY id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list drop-box requests: %w", err)
-	}
-	defer rows.Close()
-	var rs []*store.DropboxRequest
-	for rows.Next() {
-		r, err := scanDropboxRequest(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list drop-box requests: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list drop-box requests: %w", err)
-	}
-	return rs, nil
+	return queryAll(ctx, q, "list drop-box requests", scanDropboxRequest, query+` ORDER BY id`, args...)
 }
 
 func (q *queries) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
@@ -152,15 +130,7 @@ func (q *queries) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequ
 		return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
 	}
 	if n == 0 {
-		var current int64
-		err := q.db.QueryRowContext(ctx, `SELECT version FROM dropbox_requests WHERE id = ?`, r.ID).Scan(&current)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("drop-box request %d: %w", r.ID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
-		}
-		return fmt.Errorf("drop-box request %d changed since it was read (version %d, now %d): %w", r.ID, r.Version, current, store.ErrConflict)
+		return q.staleRow(ctx, fmt.Sprintf("drop-box request %d", r.ID), `SELECT version FROM dropbox_requests WHERE id = ?`, r.ID, r.Version)
 	}
 	r.UpdatedAt = updated
 	r.Version++

@@ -241,15 +241,7 @@ func (q *queries) UpdateJob(ctx context.Context, j *store.Job) error {
 		return fmt.Errorf("update job %d: %w", j.ID, err)
 	}
 	if rows == 0 {
-		var current int64
-		err := q.db.QueryRowContext(ctx, `SELECT version FROM jobs WHERE id = ?`, j.ID).Scan(&current)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", j.ID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("update job %d: %w", j.ID, err)
-		}
-		return fmt.Errorf("job %d changed since it was read (version %d, now %d): %w", j.ID, j.Version, current, store.ErrConflict)
+		return q.staleRow(ctx, fmt.Sprintf("job %d", j.ID), `SELECT version FROM jobs WHERE id = ?`, j.ID, j.Version)
 	}
 	j.Version++
 	return nil

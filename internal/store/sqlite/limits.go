@@ -99,23 +99,7 @@ func boolInt(b bool) int64 {
 }
 
 func (q *queries) ListClusterLimits(ctx context.Context) ([]*store.ClusterLimits, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+clusterLimitsCols+` FROM cluster_limits ORDER BY cluster`)
-	if err != nil {
-		return nil, fmt.Errorf("list cluster limits: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.ClusterLimits
-	for rows.Next() {
-		l, err := scanClusterLimits(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list cluster limits: %w", err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list cluster limits: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, q, "list cluster limits", scanClusterLimits, `SELECT `+clusterLimitsCols+` FROM cluster_limits ORDER BY cluster`)
 }
 
 func (q *queries) DeleteClusterLimits(ctx context.Context, cluster string) error {
@@ -152,24 +136,17 @@ func (q *queries) AddBudgetMark(ctx context.Context, m *store.BudgetMark) error 
 	return nil
 }
 
+func scanBudgetMark(sc scanner) (*store.BudgetMark, error) {
+	var m store.BudgetMark
+	var at sql.NullInt64
+	if err := sc.Scan(&m.User, &m.Month, &m.Kind, &at); err != nil {
+		return nil, err
+	}
+	m.Time = timeOf(at)
+	return &m, nil
+}
+
 func (q *queries) ListBudgetMarks(ctx context.Context, user, month string) ([]*store.BudgetMark, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT user, month, kind, time FROM budget_marks WHERE user = ? AND month = ? ORDER BY kind`, user, month)
-	if err != nil {
-		return nil, fmt.Errorf("list budget marks of %s: %w", user, err)
-	}
-	defer rows.Close()
-	var out []*store.BudgetMark
-	for rows.Next() {
-		var m store.BudgetMark
-		var at sql.NullInt64
-		if err := rows.Scan(&m.User, &m.Month, &m.Kind, &at); err != nil {
-			return nil, fmt.Errorf("list budget marks of %s: %w", user, err)
-		}
-		m.Time = timeOf(at)
-		out = append(out, &m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list budget marks of %s: %w", user, err)
-	}
-	return out, nil
+	return queryAll(ctx, q, "list budget marks of "+user, scanBudgetMark,
+		`SELECT user, month, kind, time FROM budget_marks WHERE user = ? AND month = ? ORDER BY kind`, user, month)
 }

@@ -150,23 +150,7 @@ func (q *queries) ListNotifications(ctx context.Context, f store.NotificationFil
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list notifications: %w", err)
-	}
-	defer rows.Close()
-	var ns []*store.Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list notifications: %w", err)
-		}
-		ns = append(ns, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list notifications: %w", err)
-	}
-	return ns, nil
+	return queryAll(ctx, q, "list notifications", scanNotification, query, args...)
 }
 
 func (q *queries) ExpandNotification(ctx context.Context, id int64, ds []*store.Delivery) error {
@@ -222,6 +206,19 @@ func (q *queries) ExpandNotification(ctx context.Context, id int64, ds []*store.
 
 const deliveryCols = `id, notification, channel, recipient, state, attempts, next_attempt, last_error, sent_at, version`
 
+func scanDelivery(sc scanner) (*store.Delivery, error) {
+	var (
+		d          store.Delivery
+		state      string
+		next, sent sql.NullInt64
+	)
+	if err := sc.Scan(&d.ID, &d.Notification, &d.Channel, &d.Recipient, &state, &d.Attempts, &next, &d.LastError, &sent, &d.Version); err != nil {
+		return nil, err
+	}
+	d.State, d.NextAttempt, d.SentAt = store.DeliveryState(state), timeOf(next), timeOf(sent)
+	return &d, nil
+}
+
 func (q *queries) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list deliveries: negative limit %d", f.Limit)
@@ -249,28 +246,7 @@ func (q *queries) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	defer rows.Close()
-	var ds []*store.Delivery
-	for rows.Next() {
-		var (
-			d          store.Delivery
-			state      string
-			next, sent sql.NullInt64
-		)
-		if err := rows.Scan(&d.ID, &d.Notification, &d.Channel, &d.Recipient, &state, &d.Attempts, &next, &d.LastError, &sent, &d.Version); err != nil {
-			return nil, fmt.Errorf("list deliveries: %w", err)
-		}
-		d.State, d.NextAttempt, d.SentAt = store.DeliveryState(state), timeOf(next), timeOf(sent)
-		ds = append(ds, &d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	return ds, nil
+	return queryAll(ctx, q, "list deliveries", scanDelivery, query, args...)
 }
 
 func (q *queries) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
@@ -290,15 +266,7 @@ func (q *queries) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
 		return fmt.Errorf("update delivery %d: %w", d.ID, err)
 	}
 	if n == 0 {
-		var current int64
-		err := q.db.QueryRowContext(ctx, `SELECT version FROM notification_deliveries WHERE id = ?`, d.ID).Scan(&current)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %d: %w", d.ID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("update delivery %d: %w", d.ID, err)
-		}
-		return fmt.Errorf("delivery %d changed since it was read (version %d, now %d): %w", d.ID, d.Version, current, store.ErrConflict)
+		return q.staleRow(ctx, fmt.Sprintf("delivery %d", d.ID), `SELECT version FROM notification_deliveries WHERE id = ?`, d.ID, d.Version)
 	}
 	d.Version++
 	return nil

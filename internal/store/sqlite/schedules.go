@@ -370,15 +370,7 @@ func (q *queries) UpdateScheduleRun(ctx context.Context, r *store.ScheduleRun) e
 		return fmt.Errorf("update schedule run %d: %w", r.ID, err)
 	}
 	if n == 0 {
-		var current int64
-		err := q.db.QueryRowContext(ctx, `SELECT version FROM schedule_runs WHERE id = ?`, r.ID).Scan(&current)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("schedule run %d: %w", r.ID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("update schedule run %d: %w", r.ID, err)
-		}
-		return fmt.Errorf("schedule run %d changed since it was read (version %d, now %d): %w", r.ID, r.Version, current, store.ErrConflict)
+		return q.staleRow(ctx, fmt.Sprintf("schedule run %d", r.ID), `SELECT version FROM schedule_runs WHERE id = ?`, r.ID, r.Version)
 	}
 	r.Version++
 	return nil
