@@ -68,16 +68,8 @@ func waitClusterState(ctx context.Context, c *api.Client, e *env, name, want str
 		return fmt.Sprintf("cluster %s is not %s after %s: %s; follow it with 'stratus cluster show %s'",
 			name, want, shortDuration(timeout), state, name)
 	}
-	err := poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
-		next, err := c.GetCluster(ctx, name)
-		if isUnreachable(err) && ctx.Err() == nil {
-			prog.update(fmt.Sprintf("waiting for %s: server unreachable, retrying", name))
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("cluster %s: %w", name, err)
-		}
-		cl, seen = next, true
+	err := pollCluster(ctx, c, e, prog, name, timeout, timedOut, func(next *api.Cluster) (bool, error) {
+		cl, seen = *next, true
 		switch {
 		case cl.State == want:
 			return true, nil
@@ -89,11 +81,7 @@ func waitClusterState(ctx context.Context, c *api.Client, e *env, name, want str
 			}
 			return true, fmt.Errorf("%s", msg)
 		}
-		line := fmt.Sprintf("%s %s: %s", cl.State, name, nodeProgress(cl.Nodes))
-		if cl.Reason != "" {
-			line += " (" + cl.Reason + ")"
-		}
-		prog.update(line)
+		showState(prog, &cl)
 		return false, nil
 	})
 	return cl, err

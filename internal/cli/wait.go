@@ -88,11 +88,7 @@ func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first 
 			}
 			return true, fmt.Errorf("cluster %s is %s%s; start it with 'stratus cluster start %s'", name, cl.State, why, name)
 		}
-		line := fmt.Sprintf("%s %s: %s", cl.State, name, nodeProgress(cl.Nodes))
-		if cl.Reason != "" {
-			line += " (" + cl.Reason + ")"
-		}
-		prog.update(line)
+		showState(prog, cl)
 		return false, nil
 	}
 	timedOut := func() string {
@@ -109,7 +105,21 @@ func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first 
 			return *cl, err
 		}
 	}
-	err := poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
+	err := pollCluster(ctx, c, e, prog, name, timeout, timedOut, func(next *api.Cluster) (bool, error) {
+		cl = next
+		return check()
+	})
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	return *cl, nil
+}
+
+// pollCluster calls check with cluster name every e.pollInterval until it
+// reports done or fails, for at most timeout (see poll). The server not
+// answering is shown on prog and retried: it may be restarting.
+func pollCluster(ctx context.Context, c *api.Client, e *env, prog *progress, name string, timeout time.Duration, timedOut func() string, check func(cl *api.Cluster) (bool, error)) error {
+	return poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
 		next, err := c.GetCluster(ctx, name)
 		if isUnreachable(err) && ctx.Err() == nil {
 			prog.update(fmt.Sprintf("waiting for %s: server unreachable, retrying", name))
@@ -118,13 +128,17 @@ func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first 
 		if err != nil {
 			return false, fmt.Errorf("cluster %s: %w", name, err)
 		}
-		cl = &next
-		return check()
+		return check(&next)
 	})
-	if err != nil {
-		return api.Cluster{}, err
+}
+
+// showState shows cl's state and its nodes' progress on prog.
+func showState(prog *progress, cl *api.Cluster) {
+	line := fmt.Sprintf("%s %s: %s", cl.State, cl.Name, nodeProgress(cl.Nodes))
+	if cl.Reason != "" {
+		line += " (" + cl.Reason + ")"
 	}
-	return *cl, nil
+	prog.update(line)
 }
 
 // waitDeleted polls cluster name until it is gone, showing the instances
