@@ -92,4 +92,9 @@ type NotifyQueries interface {
 	// Version is current and increments it; ErrConflict otherwise,
 	// ErrNotFound if it is gone.
 	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// PruneNotifications deletes the notifications created before before
+	// that are expanded and have no pending delivery, with their
+	// deliveries, and returns how many notifications went. Their keys go
+	// with them: an event with the same key is then a new one.
+	PruneNotifications(ctx context.Context, before time.Time) (int64, error)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -270,4 +271,38 @@ func (q *queries) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
 	}
 	d.Version++
 	return nil
+}
+
+// PruneNotifications deletes old notifications whose deliveries are done.
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(q *queries) error {
+		var err error
+		n, err = q.PruneNotifications(ctx, before)
+		return err
+	})
+	return n, err
+}
+
+func (q *queries) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
+	var ta timeArgs
+	beforeArg := ta.arg("before", before)
+	if ta.err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", ta.err)
+	}
+	// done: expanded, old, and nothing left to send.
+	const done = `SELECT id FROM notifications n WHERE n.expanded = 1 AND n.created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification = n.id AND d.state = 'pending')`
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM notification_deliveries WHERE notification IN (`+done+`)`, beforeArg); err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	res, err := q.db.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (`+done+`)`, beforeArg)
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	return n, nil
 }

@@ -138,6 +138,47 @@ func testNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Prune", func(t *testing.T) {
+		s := newStore(t)
+		add := func(key string, created time.Duration, states ...store.DeliveryState) int64 {
+			n := &store.Notification{Key: key, Kind: "cluster.deleted", CreatedAt: at(created)}
+			if _, err := s.AddNotification(ctx(t), n); err != nil {
+				t.Fatal(err)
+			}
+			var ds []*store.Delivery
+			for i, st := range states {
+				ds = append(ds, &store.Delivery{Channel: "email", Recipient: string(rune('a'+i)) + "@example.org", State: st})
+			}
+			if states != nil {
+				if err := s.ExpandNotification(ctx(t), n.ID, ds); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return n.ID
+		}
+		add("old-done", 0, store.DeliverySent, store.DeliveryGaveUp)
+		pending := add("old-pending", 0, store.DeliverySent, store.DeliveryPending)
+		unexpanded := add("old-unexpanded", 0)
+		recent := add("recent-done", time.Hour, store.DeliverySent)
+		n, err := s.PruneNotifications(ctx(t), at(time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("PruneNotifications = %d, %v; want 1 (old-done)", n, err)
+		}
+		for _, id := range []int64{pending, unexpanded, recent} {
+			if _, err := s.GetNotification(ctx(t), id); err != nil {
+				t.Errorf("notification %d pruned: %v", id, err)
+			}
+		}
+		all, err := s.ListDeliveries(ctx(t), store.DeliveryFilter{})
+		if err != nil || len(all) != 3 {
+			t.Errorf("deliveries after prune = %d, %v; want the 3 of the kept notifications", len(all), err)
+		}
+		// The key is free again.
+		if added, err := s.AddNotification(ctx(t), &store.Notification{Key: "old-done", Kind: "cluster.deleted", CreatedAt: at(2 * time.Hour)}); err != nil || !added {
+			t.Errorf("AddNotification of a pruned key = %v, %v; want added", added, err)
+		}
+	})
+
 	t.Run("ExpandIsAtomic", func(t *testing.T) {
 		s := newStore(t)
 		n := &store.Notification{Key: "k", Kind: "cluster.deleted"}
