@@ -117,7 +117,30 @@ type Decision struct {
 	// NextCheck, if not zero, is when the decision may change without any
 	// new input (a node's idle time or paid hour running out).
 	NextCheck time.Time
+	// Up says, as one of the Up* codes, why Launch launches (empty when
+	// it launches nothing); Down counts the removed nodes by Down* code.
+	// Unlike Reason they are a small fixed set, for metrics.
+	Up   string
+	Down map[string]int
 }
+
+// Why nodes are launched (Decision.Up).
+const (
+	UpQueued  = "queued"  // for queued jobs (perhaps with some ahead of demand)
+	UpAhead   = "ahead"   // ahead of expected demand only
+	UpMinimum = "minimum" // to reach the minimum
+	UpFixed   = "fixed"   // to keep a fixed-size fleet (autoscaling off, static)
+)
+
+// Why idle nodes are removed (Decision.Down).
+const (
+	DownAboveMax  = "above_max"  // the fleet is above its maximum
+	DownFixed     = "fixed"      // above a fixed-size fleet's size
+	DownImmediate = "immediate"  // the immediate policy
+	DownIdle      = "idle"       // idle for the idle timeout
+	DownPaidEnds  = "paid_ends"  // its paid time ends (billing-hour)
+	DownNotNeeded = "not_needed" // not expected to be needed soon (stratus)
+)
 
 // RecentWindow is how far back Input.Recent should reach: at least the
 // stratus policy's forecast window (at most an hour), with room to spare.

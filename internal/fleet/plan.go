@@ -146,7 +146,7 @@ func (pl *planner) say(format string, args ...any) {
 func (pl *planner) scaleUp() {
 	p := pl.p
 	want := 0
-	why := ""
+	why, code := "", UpFixed
 	switch {
 	case !p.Autoscaling:
 		want = p.Min - pl.total
@@ -174,13 +174,13 @@ func (pl *planner) scaleUp() {
 		want = max(p.Min-pl.total, forDemand+ahead)
 		switch {
 		case want == p.Min-pl.total:
-			why = fmt.Sprintf("to reach the minimum (%d)", p.Min)
+			why, code = fmt.Sprintf("to reach the minimum (%d)", p.Min), UpMinimum
 		case forDemand > 0 && ahead > 0:
-			why = fmt.Sprintf("for %s and %d ahead of expected demand", plural(pl.unservedJob, "queued job"), ahead)
+			why, code = fmt.Sprintf("for %s and %d ahead of expected demand", plural(pl.unservedJob, "queued job"), ahead), UpQueued
 		case forDemand > 0:
-			why = "for " + plural(pl.unservedJob, "queued job")
+			why, code = "for "+plural(pl.unservedJob, "queued job"), UpQueued
 		default:
-			why = "ahead of expected demand"
+			why, code = "ahead of expected demand", UpAhead
 		}
 	}
 	if room := p.Max - pl.total; want > room {
@@ -210,6 +210,7 @@ func (pl *planner) scaleUp() {
 		pl.say("%d launching %s", want, why)
 	}
 	pl.d.Launch = []Launch{{Type: typ, Count: want}}
+	pl.d.Up = code
 }
 
 // pickType returns the first available type, the preferred ones skipped,
@@ -250,13 +251,13 @@ func (pl *planner) scaleDown() {
 		return
 	}
 	if fixed {
-		pl.remove(cands[:limit])
+		pl.remove(cands[:limit], DownFixed)
 		pl.say("removing %s above the fleet size (%d)", plural(limit, "idle node"), size)
 		return
 	}
 	if over := pl.total - p.Max; over > 0 {
 		n := min(over, limit)
-		pl.remove(cands[:n])
+		pl.remove(cands[:n], DownAboveMax)
 		pl.say("removing %s above the maximum (%d)", plural(n, "idle node"), p.Max)
 		cands, limit = cands[n:], limit-n
 		if limit == 0 {
@@ -294,7 +295,7 @@ func (pl *planner) scaleDown() {
 		kept = append(kept, n)
 	}
 	if len(removed) > 0 {
-		pl.remove(removed)
+		pl.remove(removed, pl.downCode())
 		pl.say("removing %s (%s)", plural(len(removed), "idle node"), pl.removeWhy())
 	}
 	switch {
@@ -363,10 +364,29 @@ func (pl *planner) keepPaid(n Node) (time.Time, bool) {
 	return check, check.After(pl.now)
 }
 
-func (pl *planner) remove(nodes []Node) {
+func (pl *planner) remove(nodes []Node, code string) {
 	for _, n := range nodes {
 		pl.d.Remove = append(pl.d.Remove, n.ID)
 	}
+	if len(nodes) > 0 {
+		if pl.d.Down == nil {
+			pl.d.Down = map[string]int{}
+		}
+		pl.d.Down[code] += len(nodes)
+	}
+}
+
+// downCode is the Down code of the scale-down policy's removals.
+func (pl *planner) downCode() string {
+	switch pl.p.ScaleDown {
+	case ScaleDownImmediate:
+		return DownImmediate
+	case ScaleDownIdle:
+		return DownIdle
+	case ScaleDownBillingHour:
+		return DownPaidEnds
+	}
+	return DownNotNeeded
 }
 
 func (pl *planner) removeWhy() string {

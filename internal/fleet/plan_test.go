@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stratus-cloud/stratus/internal/cost"
 )
@@ -277,8 +278,56 @@ func TestPlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := Plan(tc.in)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, ignoreCodes); diff != "" {
 				t.Errorf("Plan() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// ignoreCodes leaves the metric codes out of table tests about reasons;
+// TestPlan_Codes is about them.
+var ignoreCodes = cmpopts.IgnoreFields(Decision{}, "Up", "Down")
+
+func TestPlan_Codes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Input
+		up   string
+		down map[string]int
+	}{
+		{
+			name: "queued jobs",
+			in:   Input{Now: now, Policy: policy(scaleDown(ScaleDownIdle)), Queue: []Demand{demand(2, time.Hour)}},
+			up:   UpQueued,
+		},
+		{
+			name: "the minimum",
+			in:   Input{Now: now, Policy: policy(scaleDown(ScaleDownIdle), minMax(2, 10))},
+			up:   UpMinimum,
+		},
+		{
+			name: "static",
+			in:   Input{Now: now, Policy: policy(scaleDown(ScaleDownStatic), minMax(0, 3))},
+			up:   UpFixed,
+		},
+		{
+			name: "above max, then idle",
+			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownIdle), minMax(0, 2)),
+				Nodes: []Node{idle("a", 9*time.Hour, time.Hour), idle("b", 9*time.Hour, time.Hour), idle("c", 9*time.Hour, time.Hour)}},
+			down: map[string]int{DownAboveMax: 1, DownIdle: 2},
+		},
+		{
+			name: "stratus: not needed",
+			in:   Input{Now: now, Policy: policy(scaleDown(ScaleDownStratus)), Nodes: []Node{idle("a", 2*time.Hour, time.Minute)}},
+			down: map[string]int{DownNotNeeded: 1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Plan(tc.in)
+			if got.Up != tc.up || !cmp.Equal(got.Down, tc.down, cmpopts.EquateEmpty()) {
+				t.Errorf("Plan() codes up %q down %v, want %q %v (decision %+v)", got.Up, got.Down, tc.up, tc.down, got)
 			}
 		})
 	}
@@ -406,6 +455,20 @@ func TestPlan_Properties(t *testing.T) {
 		r.Shuffle(len(shuffled.Nodes), func(a, b int) { shuffled.Nodes[a], shuffled.Nodes[b] = shuffled.Nodes[b], shuffled.Nodes[a] })
 		if diff := cmp.Diff(d, Plan(shuffled)); diff != "" {
 			fail("not deterministic (-first +shuffled):\n%s", diff)
+		}
+		// The codes account for every launch and removal.
+		if (d.Up != "") != (len(d.Launch) > 0) || (d.Up != "" && !slices.Contains([]string{UpQueued, UpAhead, UpMinimum, UpFixed}, d.Up)) {
+			fail("Up %q for launches %v", d.Up, d.Launch)
+		}
+		downs := 0
+		for code, n := range d.Down {
+			if n <= 0 || !slices.Contains([]string{DownAboveMax, DownFixed, DownImmediate, DownIdle, DownPaidEnds, DownNotNeeded}, code) {
+				fail("Down %v", d.Down)
+			}
+			downs += n
+		}
+		if downs != len(d.Remove) {
+			fail("Down %v counts %d removals, Remove has %d", d.Down, downs, len(d.Remove))
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/fleet"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -56,8 +57,8 @@ func New(st store.Store, reporter *cost.Reporter, clk clock.Clock) *Metrics {
 			Name: "stratus_reconcile_errors_total", Help: "Reconcile passes that returned an error, by controller.",
 		}, []string{"controller"}),
 		fleetDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stratus_fleet_scale_decisions_total", Help: "Compute nodes added (direction up) or removed (down) by the fleet planner.",
-		}, []string{"direction"}),
+			Name: "stratus_fleet_scale_decisions_total", Help: "Compute nodes added (direction up) or removed (down) by the fleet planner, by reason.",
+		}, []string{"direction", "reason"}),
 		checkUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "stratus_check_up", Help: "1 if the health check is ok, 0 if it is failing or a replica is behind.",
 		}, []string{"check"}),
@@ -81,13 +82,18 @@ func (m *Metrics) ObserveReconcile(controller string, d time.Duration, err error
 	}
 }
 
-// FleetDecision records nodes a fleet decision added and removed.
-func (m *Metrics) FleetDecision(added, removed int) {
-	if added > 0 {
-		m.fleetDecisions.WithLabelValues("up").Add(float64(added))
+// FleetDecision records the nodes a fleet decision added and removed, by
+// reason (the decision's codes: a small fixed set).
+func (m *Metrics) FleetDecision(d fleet.Decision) {
+	added := 0
+	for _, l := range d.Launch {
+		added += l.Count
 	}
-	if removed > 0 {
-		m.fleetDecisions.WithLabelValues("down").Add(float64(removed))
+	if added > 0 {
+		m.fleetDecisions.WithLabelValues("up", d.Up).Add(float64(added))
+	}
+	for reason, n := range d.Down {
+		m.fleetDecisions.WithLabelValues("down", reason).Add(float64(n))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/fleet"
 	"github.com/stratus-cloud/stratus/internal/metrics"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/fake"
@@ -114,8 +115,8 @@ func TestMetrics_StateProviderReconcileAndFleet(t *testing.T) {
 	}
 	m.ObserveReconcile("cluster", 30*time.Millisecond, nil)
 	m.ObserveReconcile("cluster", 10*time.Millisecond, errors.New("boom"))
-	m.FleetDecision(3, 0)
-	m.FleetDecision(0, 2)
+	m.FleetDecision(fleet.Decision{Launch: []fleet.Launch{{Type: "t3.micro", Count: 3}}, Up: fleet.UpQueued})
+	m.FleetDecision(fleet.Decision{Remove: []string{"a", "b", "c"}, Down: map[string]int{fleet.DownAboveMax: 1, fleet.DownNotNeeded: 2}})
 
 	fams := scrape(t, m.Handler())
 	for _, tc := range []struct {
@@ -137,8 +138,9 @@ func TestMetrics_StateProviderReconcileAndFleet(t *testing.T) {
 		{"stratus_provider_call_duration_seconds", map[string]string{"call": "launch"}, 2},
 		{"stratus_reconcile_duration_seconds", map[string]string{"controller": "cluster"}, 2},
 		{"stratus_reconcile_errors_total", map[string]string{"controller": "cluster"}, 1},
-		{"stratus_fleet_scale_decisions_total", map[string]string{"direction": "up"}, 3},
-		{"stratus_fleet_scale_decisions_total", map[string]string{"direction": "down"}, 2},
+		{"stratus_fleet_scale_decisions_total", map[string]string{"direction": "up", "reason": "queued"}, 3},
+		{"stratus_fleet_scale_decisions_total", map[string]string{"direction": "down", "reason": "above_max"}, 1},
+		{"stratus_fleet_scale_decisions_total", map[string]string{"direction": "down", "reason": "not_needed"}, 2},
 		{"stratus_metrics_scrape_errors", nil, 0},
 	} {
 		got, ok := value(fams, tc.name, tc.labels)

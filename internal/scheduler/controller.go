@@ -75,9 +75,9 @@ type Controller struct {
 	Billing     cost.Billing
 	Capacity    *Capacity
 	AgentSecret string
-	// OnScale, if set, is told how many nodes each applied fleet decision
-	// added and removed.
-	OnScale func(added, removed int)
+	// OnScale, if set, is told of each applied fleet decision (its Up
+	// and Down codes say why nodes were added and removed).
+	OnScale func(d fleet.Decision)
 
 	mu     sync.Mutex
 	status map[string]string // cluster → why the fleet has its size
@@ -316,11 +316,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 		return next, err
 	}
 	if c.OnScale != nil {
-		added := 0
-		for _, l := range dec.Launch {
-			added += l.Count
-		}
-		c.OnScale(added, len(dec.Remove))
+		c.OnScale(dec)
 	}
 	return next, nil
 }
