@@ -1,6 +1,7 @@
 package dropbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -16,6 +17,9 @@ func testBucket(t *testing.T, b Bucket) {
 	ctx := context.Background()
 	if _, _, err := b.Get(ctx, "home/ann/none.cf-create"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get of a missing object = %v, want ErrNotFound", err)
+	}
+	if _, err := b.Stat(ctx, "home/ann/none.cf-create"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Stat of a missing object = %v, want ErrNotFound", err)
 	}
 	if err := b.Delete(ctx, "home/ann/none.cf-create"); err != nil {
 		t.Fatalf("Delete of a missing object = %v, want success", err)
@@ -35,6 +39,9 @@ func testBucket(t *testing.T, b Bucket) {
 	}
 	if data, _, err := b.Get(ctx, "top.cf-create"); err != nil || len(data) != 0 {
 		t.Fatalf("Get of an empty object = %q, %v", data, err)
+	}
+	if o, err := b.Stat(ctx, "home/ann/lab.cf-create"); err != nil || o.ETag != etag || o.Key != "home/ann/lab.cf-create" {
+		t.Fatalf("Stat = %+v, %v; want the key and Get's ETag %q", o, err, etag)
 	}
 	objs, err := b.List(ctx, "home/")
 	if err != nil {
@@ -62,6 +69,20 @@ func testBucket(t *testing.T, b Bucket) {
 	data, etag2, err := b.Get(ctx, "home/ann/lab.cf-create")
 	if err != nil || string(data) != `{"ComputeMaxNodes": "3"}` || etag2 == etag {
 		t.Fatalf("Get after rewrite = %q, %q (before %q), %v; want new content and a new ETag", data, etag2, etag, err)
+	}
+	if o, err := b.Stat(ctx, "home/ann/lab.cf-create"); err != nil || o.ETag != etag2 {
+		t.Fatalf("Stat after rewrite = %+v, %v; want the new ETag %q", o, err, etag2)
+	}
+	// Get reads no more than one byte past MaxObject.
+	big := bytes.Repeat([]byte("x"), MaxObject+4096)
+	if err := b.Put(ctx, "home/ann/big.cf-create", big); err != nil {
+		t.Fatalf("Put of a large object: %v", err)
+	}
+	if data, _, err := b.Get(ctx, "home/ann/big.cf-create"); err != nil || len(data) != MaxObject+1 {
+		t.Fatalf("Get of a %d-byte object read %d bytes, %v; want %d", len(big), len(data), err, MaxObject+1)
+	}
+	if err := b.Delete(ctx, "home/ann/big.cf-create"); err != nil {
+		t.Fatalf("Delete: %v", err)
 	}
 	if err := b.Delete(ctx, "home/ann/lab.cf-create"); err != nil {
 		t.Fatalf("Delete: %v", err)

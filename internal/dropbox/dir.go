@@ -70,7 +70,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, Object{Key: key, ETag: etagOf(fi)})
+		out = append(out, Object{Key: key, ETag: etagOf(fi), Modified: fi.ModTime()})
 		return nil
 	})
 	if err != nil {
@@ -79,7 +79,23 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 	return out, nil
 }
 
-// Get reads the file of key.
+// Stat returns the version of the file of key without reading it.
+func (d *Dir) Stat(ctx context.Context, key string) (Object, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, ETag: etagOf(fi), Modified: fi.ModTime()}, nil
+}
+
+// Get reads the file of key, at most MaxObject+1 bytes of it.
 func (d *Dir) Get(ctx context.Context, key string) ([]byte, string, error) {
 	p, err := d.path(key)
 	if err != nil {
@@ -100,7 +116,7 @@ func (d *Dir) Get(ctx context.Context, key string) ([]byte, string, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, "", fmt.Errorf("%s: %w", key, ErrNotFound)
 	}
-	data, err := io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, MaxObject+1))
 	if err != nil {
 		return nil, "", err
 	}

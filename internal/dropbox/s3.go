@@ -16,12 +16,15 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// maxObject bounds what Get reads: a request is a few hundred bytes.
-const maxObject = 1 << 20
+// MaxObject is the largest request the drop-box reads: a request is a
+// few hundred bytes. Get reads at most one byte more, so that a larger
+// object is told apart without being read whole.
+const MaxObject = 1 << 20
 
 // S3API lists the S3 calls the drop-box makes; *s3.Client has them.
 type S3API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
@@ -81,7 +84,19 @@ func (b *S3) List(ctx context.Context, prefix string) ([]Object, error) {
 	return out, nil
 }
 
-// Get reads an object (at most 1 MiB of it).
+// Stat asks for an object's version without reading it (HeadObject).
+func (b *S3) Stat(ctx context.Context, key string) (Object, error) {
+	out, err := b.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.Bucket, Key: &key})
+	if isNotFound(err) {
+		return Object{}, fmt.Errorf("s3://%s/%s: %w", b.Bucket, key, ErrNotFound)
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("head s3://%s/%s: %w", b.Bucket, key, err)
+	}
+	return Object{Key: key, ETag: s3Version(out.ETag, out.LastModified)}, nil
+}
+
+// Get reads an object (at most MaxObject+1 bytes of it).
 func (b *S3) Get(ctx context.Context, key string) ([]byte, string, error) {
 	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.Bucket, Key: &key})
 	if isNotFound(err) {
@@ -91,7 +106,7 @@ func (b *S3) Get(ctx context.Context, key string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("get s3://%s/%s: %w", b.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(out.Body, maxObject+1))
+	data, err := io.ReadAll(io.LimitReader(out.Body, MaxObject+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("get s3://%s/%s: %w", b.Bucket, key, err)
 	}

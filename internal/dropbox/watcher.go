@@ -24,6 +24,17 @@ import (
 const (
 	DefaultInterval = 30 * time.Second
 	DefaultPoll     = time.Second
+	// DirSettle is how long a directory's request file must be left
+	// unchanged before it is taken: a file being copied in may be seen
+	// empty or half written.
+	DirSettle = 2 * time.Second
+)
+
+// Finished requests are kept for KeepFinished, so that their history can
+// be looked at, and pruned at most every PruneEvery.
+const (
+	KeepFinished = 30 * 24 * time.Hour
+	PruneEvery   = time.Hour
 )
 
 // Watcher carries out the requests that arrive in a drop-box. It learns of
@@ -49,18 +60,27 @@ type Watcher struct {
 	// Poll is how often requests waiting for their cluster are looked at
 	// again (DefaultPoll).
 	Poll time.Duration
+	// Settle, if set, is how long an object with a modification time
+	// (a directory's file) must be left unchanged before it is taken
+	// (DirSettle for a directory). A younger one is looked at again once
+	// it is old enough.
+	Settle time.Duration
 
 	once   sync.Once
 	wake   chan struct{}
 	mu     sync.Mutex
 	queued map[string]bool
-	pass   sync.Mutex // one Scan, Drain or Advance at a time
+	// settling holds the objects left for being too young, and when
+	// each is old enough to be looked at again.
+	settling map[string]time.Time
+	pass     sync.Mutex // one Scan, Drain or Advance at a time
 }
 
 func (w *Watcher) init() {
 	w.once.Do(func() {
 		w.wake = make(chan struct{}, 1)
 		w.queued = map[string]bool{}
+		w.settling = map[string]time.Time{}
 		if w.Interval <= 0 {
 			w.Interval = DefaultInterval
 		}
@@ -115,14 +135,21 @@ func (w *Watcher) Notify(objs []EventObject) int {
 // objects when woken, and carries requests forward, until ctx ends.
 func (w *Watcher) Run(ctx context.Context) {
 	w.init()
-	var nextList time.Time
+	var nextList, nextPrune time.Time
 	for {
+		if !w.Clock.Now().Before(nextPrune) {
+			if err := w.Prune(ctx); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("drop-box: pruning finished requests", "err", err)
+			}
+			nextPrune = w.Clock.Now().Add(PruneEvery)
+		}
 		if !w.Clock.Now().Before(nextList) {
 			if err := w.Scan(ctx); err != nil && ctx.Err() == nil {
 				w.Logger.Warn("drop-box listing failed; trying again at the next", "err", err)
 			}
 			nextList = w.Clock.Now().Add(w.Interval)
 		}
+		w.requeueSettled()
 		if err := w.Drain(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("drop-box: notified objects", "err", err)
 		}
@@ -134,6 +161,11 @@ func (w *Watcher) Run(ctx context.Context) {
 		wait := nextList.Sub(w.Clock.Now())
 		if busy && w.Poll < wait {
 			wait = w.Poll
+		}
+		if due, ok := w.nextSettled(); ok && due.Sub(w.Clock.Now()) < wait {
+			// A young file is taken once old enough, not at the next
+			// listing.
+			wait = max(due.Sub(w.Clock.Now()), 0)
 		}
 		select {
 		case <-ctx.Done():
@@ -154,6 +186,9 @@ func (w *Watcher) Scan(ctx context.Context) error {
 	}
 	w.pass.Lock()
 	for _, o := range objs {
+		if w.young(o) {
+			continue
+		}
 		if err := w.see(ctx, o.Key, o.ETag, "listing"); err != nil {
 			w.pass.Unlock()
 			return err
@@ -179,12 +214,15 @@ func (w *Watcher) Drain(ctx context.Context) error {
 	defer w.pass.Unlock()
 	var errs []error
 	for _, k := range keys {
-		_, etag, err := w.Bucket.Get(ctx, k)
+		o, err := w.Bucket.Stat(ctx, k)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if err == nil && w.young(o) {
+			continue
+		}
 		if err == nil {
-			err = w.see(ctx, k, etag, "notification")
+			err = w.see(ctx, k, o.ETag, "notification")
 		}
 		if err != nil {
 			// Keep the key for the next pass; the listing finds it too.
@@ -195,6 +233,75 @@ func (w *Watcher) Drain(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// young reports whether o was written too recently to be taken (it may
+// still be being written), and if so notes when to look at it again. A
+// modification time far in the future (a clock set wrong) does not hold
+// the object back.
+func (w *Watcher) young(o Object) bool {
+	if w.Settle <= 0 || o.Modified.IsZero() {
+		return false
+	}
+	if _, _, _, err := ParseKey(w.Prefix, o.Key); errors.Is(err, ErrNotRequest) {
+		return false
+	}
+	age := w.Clock.Now().Sub(o.Modified)
+	if age >= w.Settle || age <= -w.Settle {
+		return false
+	}
+	w.mu.Lock()
+	w.settling[o.Key] = o.Modified.Add(w.Settle)
+	w.mu.Unlock()
+	return true
+}
+
+// requeueSettled queues the objects left for being young that are now
+// old enough, for Drain to look at again.
+func (w *Watcher) requeueSettled() {
+	w.init()
+	now := w.Clock.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, due := range w.settling {
+		if !now.Before(due) {
+			delete(w.settling, k)
+			w.queued[k] = true
+		}
+	}
+}
+
+// nextSettled is when the first object left for being young is old
+// enough.
+func (w *Watcher) nextSettled() (time.Time, bool) {
+	w.init()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var first time.Time
+	for _, due := range w.settling {
+		if first.IsZero() || due.Before(first) {
+			first = due
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// Prune deletes the records of requests finished more than KeepFinished
+// ago. A request is finished only once its object is gone (deleted by the
+// drop-box, removed by the user before it was read) or replaced by a
+// newer version, which is a request of its own; so no listing can show a
+// pruned version again, and forgetting it cannot make it be carried out a
+// second time.
+func (w *Watcher) Prune(ctx context.Context) error {
+	w.init()
+	n, err := w.Store.PruneDropboxRequests(ctx, w.Clock.Now().Add(-KeepFinished))
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.Logger.Info("drop-box: pruned finished requests", "count", n)
+	}
+	return nil
 }
 
 // see records request object key at version etag unless it is known.
@@ -292,14 +399,14 @@ func (w *Watcher) step(ctx context.Context, r *store.DropboxRequest) (bool, erro
 // deleteRequest deletes r's object unless it was written again since (the
 // new version is a request of its own, seen by the next listing or event).
 func (w *Watcher) deleteRequest(ctx context.Context, r *store.DropboxRequest) error {
-	_, etag, err := w.Bucket.Get(ctx, r.Key)
+	o, err := w.Bucket.Stat(ctx, r.Key)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if etag != r.ETag {
+	if o.ETag != r.ETag {
 		return nil
 	}
 	return w.Bucket.Delete(ctx, r.Key)
@@ -345,16 +452,20 @@ func (w *Watcher) submit(ctx context.Context, r *store.DropboxRequest) (bool, er
 	}
 	switch r.Kind {
 	case KindCreate:
-		if len(data) > maxObject {
-			return w.refuse(ctx, r, fmt.Sprintf("the request is larger than %d bytes", maxObject))
+		if len(data) > MaxObject {
+			return w.refuse(ctx, r, fmt.Sprintf("the request is larger than %d bytes", MaxObject))
 		}
-		_, err := w.Clusters.Create(ctx, caller, api.CreateClusterRequest{Name: r.Cluster, Request: string(data), Filename: path.Base(r.Key)})
+		if len(bytes.TrimSpace(data)) == 0 {
+			return w.refuse(ctx, r, fmt.Sprintf("empty request: %s has nothing in it; write the cluster request (JSON or YAML) into it, then move or copy it into the folder", path.Base(r.Key)))
+		}
+		req := api.CreateClusterRequest{Name: r.Cluster, Request: string(data), Filename: path.Base(r.Key)}
+		_, err := w.Clusters.Create(ctx, caller, req)
 		var se spec.Errors
 		switch {
 		case err == nil:
 			w.Logger.Info("drop-box: cluster requested", "cluster", r.Cluster, "user", r.User, "key", r.Key)
 		case errors.Is(err, store.ErrConflict):
-			ours, oerr := w.ours(ctx, r)
+			ours, oerr := w.ours(ctx, r, req)
 			if oerr != nil {
 				return false, oerr
 			}
@@ -421,9 +532,13 @@ func (w *Watcher) caller(ctx context.Context, name string) (cluster.Caller, stri
 }
 
 // ours reports whether the existing cluster r names was made by the
-// drop-box for r's user: by r itself before a crash (it was created after
-// r was recorded), or by an earlier create request of the same user.
-func (w *Watcher) ours(ctx context.Context, r *store.DropboxRequest) (bool, error) {
+// drop-box from this very request: it belongs to r's user, its stored
+// spec is the one r's content makes (so a different request for the same
+// name is refused, not answered for the other cluster), and it was made
+// by r itself before a crash (it was created after r was recorded) or by
+// an earlier create request of the same user (while that request's record
+// is kept, KeepFinished).
+func (w *Watcher) ours(ctx context.Context, r *store.DropboxRequest, req api.CreateClusterRequest) (bool, error) {
 	cl, err := w.Store.GetCluster(ctx, r.Cluster)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -433,6 +548,9 @@ func (w *Watcher) ours(ctx context.Context, r *store.DropboxRequest) (bool, erro
 	}
 	if cl.Owner != r.User || cl.State == store.ClusterDeleting {
 		return false, nil
+	}
+	if same, err := w.sameSpec(cl, req); err != nil || !same {
+		return false, err
 	}
 	if !cl.CreatedAt.Before(r.SeenAt) {
 		return true, nil
@@ -448,6 +566,31 @@ func (w *Watcher) ours(ctx context.Context, r *store.DropboxRequest) (bool, erro
 		}
 	}
 	return false, nil
+}
+
+// sameSpec reports whether cl's stored spec is the one req makes, built
+// the way the cluster service builds it.
+func (w *Watcher) sameSpec(cl *store.Cluster, req api.CreateClusterRequest) (bool, error) {
+	sp, err := spec.Build([]byte(req.Request), req.Filename, w.Clusters.Template, w.Clusters.Catalog)
+	if err != nil {
+		return false, nil
+	}
+	if sp.Region == "" {
+		sp.Region = w.Clusters.DefaultRegion
+	}
+	var stored api.ClusterSpec
+	if err := json.Unmarshal(cl.Spec, &stored); err != nil {
+		return false, fmt.Errorf("cluster %s: stored spec: %w", cl.Name, err)
+	}
+	a, err := json.Marshal(stored)
+	if err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(a, b), nil
 }
 
 // awaitCreated writes the response once the cluster is running or failed.

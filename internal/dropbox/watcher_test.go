@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/clock"
@@ -391,5 +394,233 @@ func TestWatcher_NewVersionIsItsOwnRequest(t *testing.T) {
 	f.scan(t)
 	if body, _ := f.read(t, "home/ann/lab.cf-failed"); !strings.Contains(body, "ComputeMaxNodes") {
 		t.Errorf("the new version's cf-failed = %q, want its own reason", body)
+	}
+}
+
+func TestWatcher_RefusesEmptyRequest(t *testing.T) {
+	f := newFixture(t)
+	for _, data := range []string{"", " \n\t\n"} {
+		f.put(t, "home/ann/zero.cf-create", data)
+		f.scan(t)
+		body, ok := f.read(t, "home/ann/zero.cf-failed")
+		if !ok || !strings.HasPrefix(body, "empty request: zero.cf-create") {
+			t.Errorf("request %q: cf-failed = %q (exists %v), want it to say the request is empty", data, body, ok)
+		}
+		if _, ok := f.read(t, "home/ann/zero.cf-create"); ok {
+			t.Errorf("request %q: the refused request is still there", data)
+		}
+		if body, ok := f.read(t, "home/ann/zero.cf-created"); ok {
+			t.Errorf("request %q: cf-created written: %q", data, body)
+		}
+	}
+	if got := f.clusters(t); len(got) != 0 {
+		t.Errorf("clusters = %v, want none", got)
+	}
+}
+
+func TestWatcher_OtherRequestForExistingClusterIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.scan(t)
+	f.run(t, "lab", "10.0.0.7")
+	f.advance(t)
+	if _, ok := f.read(t, "home/ann/lab.cf-created"); !ok {
+		t.Fatal("no cf-created for the first request")
+	}
+	if err := f.dir.Delete(context.Background(), "home/ann/lab.cf-created"); err != nil {
+		t.Fatal(err)
+	}
+	// Another request for the same name: not the cluster that exists.
+	f.put(t, "home/ann/lab.cf-create", `{"MasterInstanceType": "t3.micro", "ComputeInstanceType": "t3.micro", "ComputeMaxNodes": "3"}`)
+	f.scan(t)
+	if body, ok := f.read(t, "home/ann/lab.cf-created"); ok {
+		t.Errorf("a different request for lab was answered with cf-created: %q", body)
+	}
+	if body, _ := f.read(t, "home/ann/lab.cf-failed"); !strings.Contains(body, `a cluster named "lab" already exists`) {
+		t.Errorf("cf-failed = %q, want the name taken", body)
+	}
+	// The same request again is the cluster already made for it.
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.scan(t)
+	if body, ok := f.read(t, "home/ann/lab.cf-created"); !ok || !strings.HasPrefix(body, "10.0.0.7\n") {
+		t.Errorf("the same request again: cf-created = %q (exists %v), want the cluster's", body, ok)
+	}
+	if _, ok := f.read(t, "home/ann/lab.cf-failed"); ok {
+		t.Errorf("the earlier cf-failed was left next to the new cf-created")
+	}
+	cl, err := f.st.GetCluster(context.Background(), "lab")
+	if err != nil || !strings.Contains(string(cl.Spec), `"max_nodes":2`) {
+		t.Errorf("lab = %s, %v; want the first request's spec", cl.Spec, err)
+	}
+}
+
+// setMtime sets the modification time of key's file.
+func (f *fixture) setMtime(t *testing.T, key string, mt time.Time) {
+	t.Helper()
+	if err := os.Chtimes(filepath.Join(f.root, filepath.FromSlash(key)), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) requests(t *testing.T) []*store.DropboxRequest {
+	t.Helper()
+	rs, err := f.st.ListDropboxRequests(context.Background(), store.DropboxFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func TestWatcher_LeavesYoungFilesUntilSettled(t *testing.T) {
+	f := newFixture(t)
+	clk := clock.NewFake(time.Now().Truncate(time.Second))
+	f.w.Clock, f.w.Settle = clk, DirSettle
+	// cp into the folder: the file is seen empty, then filled in.
+	f.put(t, "home/ann/lab.cf-create", "")
+	f.setMtime(t, "home/ann/lab.cf-create", clk.Now().Add(-DirSettle/2))
+	f.scan(t)
+	if rs := f.requests(t); len(rs) != 0 {
+		t.Fatalf("a file written %v ago was taken: %+v", DirSettle/2, rs)
+	}
+	if due, ok := f.w.nextSettled(); !ok || !due.Equal(clk.Now().Add(DirSettle/2)) {
+		t.Errorf("nextSettled = %v, %v; want when the file is %v old", due, ok, DirSettle)
+	}
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.setMtime(t, "home/ann/lab.cf-create", clk.Now())
+	clk.Advance(DirSettle / 2)
+	f.w.requeueSettled()
+	if err := f.w.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.requests(t); len(rs) != 0 {
+		t.Fatalf("a file rewritten %v ago was taken: %+v", DirSettle/2, rs)
+	}
+	clk.Advance(DirSettle / 2)
+	f.w.requeueSettled()
+	if err := f.w.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(t)
+	if got := f.clusters(t); len(got) != 1 || got[0] != "lab/ann" {
+		t.Fatalf("clusters = %v, want lab once the file has settled", got)
+	}
+	if _, ok := f.read(t, "home/ann/lab.cf-failed"); ok {
+		t.Errorf("the empty first version was answered")
+	}
+	// A modification time far ahead (a clock set wrong) holds nothing back.
+	f.put(t, "home/ann/far.cf-create", request)
+	f.setMtime(t, "home/ann/far.cf-create", clk.Now().Add(time.Hour))
+	f.scan(t)
+	if got := f.clusters(t); len(got) != 2 {
+		t.Errorf("clusters = %v, want far too", got)
+	}
+}
+
+func TestWatcher_RunTakesASettledFileBeforeTheNextListing(t *testing.T) {
+	f := newFixture(t)
+	clk := clock.NewFake(time.Now().Truncate(time.Second))
+	f.w.Clock, f.w.Settle, f.w.Interval = clk, DirSettle, time.Hour
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.setMtime(t, "home/ann/lab.cf-create", clk.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the file to be left for settling", func() bool { _, ok := f.w.nextSettled(); return ok })
+	start := clk.Now()
+	clk.Advance(DirSettle)
+	// The fake clock creeps on (should the watcher have asked for its
+	// timer just after the jump), but stays far from the next listing.
+	waitFor(t, "the cluster", func() bool {
+		if len(f.clusters(t)) == 1 {
+			return true
+		}
+		clk.Advance(100 * time.Millisecond)
+		return false
+	})
+	if waited := clk.Now().Sub(start); waited >= f.w.Interval {
+		t.Errorf("the file was taken after %v, by the listing", waited)
+	}
+}
+
+// waitFor waits, at most 10 seconds, until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// countingBucket counts the reads of a Bucket.
+type countingBucket struct {
+	Bucket
+	mu   sync.Mutex
+	gets map[string]int
+}
+
+func (b *countingBucket) Get(ctx context.Context, key string) ([]byte, string, error) {
+	b.mu.Lock()
+	b.gets[key]++
+	b.mu.Unlock()
+	return b.Bucket.Get(ctx, key)
+}
+
+func TestWatcher_ReadsEachRequestOnce(t *testing.T) {
+	f := newFixture(t)
+	cb := &countingBucket{Bucket: f.dir, gets: map[string]int{}}
+	f.w.Bucket = cb
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.put(t, "stray.cf-create", request)
+	f.w.Notify([]EventObject{{Key: "home/ann/lab.cf-create"}, {Key: "stray.cf-create"}})
+	if err := f.w.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(t)
+	f.run(t, "lab", "10.0.0.7")
+	f.advance(t)
+	if _, ok := f.read(t, "home/ann/lab.cf-created"); !ok {
+		t.Fatal("no cf-created")
+	}
+	if d := cmp.Diff(map[string]int{"home/ann/lab.cf-create": 1}, cb.gets); d != "" {
+		t.Errorf("objects read (-want +got):\n%s", d)
+	}
+}
+
+func TestWatcher_PrunesFinishedRequests(t *testing.T) {
+	f := newFixture(t)
+	clk := clock.NewFake(time.Now())
+	f.w.Clock = clk
+	f.put(t, "stray.cf-create", request)
+	f.put(t, "home/ann/lab.cf-create", request)
+	f.scan(t)
+	if err := f.w.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.requests(t); len(rs) != 2 {
+		t.Fatalf("requests after a prune at once = %d, want both kept", len(rs))
+	}
+	clk.Advance(KeepFinished + time.Hour)
+	if err := f.w.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rs := f.requests(t)
+	if len(rs) != 1 || rs[0].Key != "home/ann/lab.cf-create" {
+		t.Fatalf("requests after pruning = %+v, want only lab's (still waiting for its cluster)", rs)
+	}
+	// The refused object was deleted before its request was finished, so
+	// nothing brings it back.
+	if err := f.dir.Delete(context.Background(), "stray.cf-failed"); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(t)
+	if _, ok := f.read(t, "stray.cf-failed"); ok {
+		t.Errorf("the pruned request was carried out again")
+	}
+	if rs := f.requests(t); len(rs) != 1 {
+		t.Errorf("requests = %+v, want lab's only", rs)
 	}
 }

@@ -171,8 +171,12 @@ func (c *Controller) reconcileUser(ctx context.Context, owner string, l policy.L
 			return err
 		}
 		for _, m := range marks {
-			in.BudgetWarned = in.BudgetWarned || m.Kind == store.BudgetMarkWarning
-			in.BudgetExceeded = in.BudgetExceeded || m.Kind == store.BudgetMarkExceeded
+			switch m.Kind {
+			case store.BudgetMarkWarning:
+				in.BudgetWarned = m.Time
+			case store.BudgetMarkExceeded:
+				in.BudgetExceeded = true
+			}
 		}
 	} else {
 		in.Limits.MonthlyBudget = 0
@@ -180,19 +184,13 @@ func (c *Controller) reconcileUser(ctx context.Context, owner string, l policy.L
 	for _, cl := range clusters {
 		x := Cluster{Name: cl.Name, State: cl.State, Record: recs[cl.Name]}
 		if l.IdleStop > 0 && cl.State == store.ClusterRunning {
-			jobs, err := c.Store.ListJobs(ctx, store.JobFilter{Cluster: cl.Name})
+			sum, err := c.Store.ClusterJobSummary(ctx, cl.Name)
 			if err != nil {
 				return err
 			}
-			for _, j := range jobs {
-				if !j.State.Done() {
-					x.Busy = true
-				}
-				for _, t := range []time.Time{j.SubmittedAt, j.EndedAt} {
-					if t.After(x.LastJob) {
-						x.LastJob = t
-					}
-				}
+			x.Busy, x.LastJob = sum.Active, sum.LastSubmitted
+			if sum.LastEnded.After(x.LastJob) {
+				x.LastJob = sum.LastEnded
 			}
 		}
 		in.Clusters = append(in.Clusters, x)

@@ -176,6 +176,8 @@ func TestControllerLifetimeWarnsOnceThenStops(t *testing.T) {
 func TestControllerOnLimitDelete(t *testing.T) {
 	f := newFixture(t, "limits:\n  \"*\":\n    max_lifetime: 1h\n    on_limit: delete\n")
 	f.create(t, "a", "ann", store.ClusterRunning)
+	f.clk.Set(t0.Add(55 * time.Minute)) // the warning, 6m (a tenth) ahead
+	f.pass(t, f.controller())
 	f.clk.Set(t0.Add(2 * time.Hour))
 	f.pass(t, f.controller())
 	if s := f.state(t, "a"); s != store.ClusterDeleting {
@@ -191,7 +193,13 @@ func TestControllerIdleStop(t *testing.T) {
 	f.create(t, "busy", "ann", store.ClusterRunning)
 	f.create(t, "idle", "ann", store.ClusterRunning)
 	f.create(t, "bobs", "bob", store.ClusterRunning)
+	f.create(t, "ended", "ann", store.ClusterRunning)
 	if err := f.st.CreateJob(t.Context(), &store.Job{Cluster: "busy", Owner: "ann", Argv: []string{"true"}, Nodes: 1, State: store.JobRunning, SubmittedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// A job that ended 10 minutes in: idle from then.
+	if err := f.st.CreateJob(t.Context(), &store.Job{Cluster: "ended", Owner: "ann", Argv: []string{"true"}, Nodes: 1, State: store.JobSucceeded,
+		SubmittedAt: t0, EndedAt: t0.Add(10 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	f.pass(t, f.controller())
@@ -215,6 +223,11 @@ func TestControllerIdleStop(t *testing.T) {
 	if n := f.events(t, "idle", notify.IdleStopped); n != 1 {
 		t.Errorf("%d idle events, want 1", n)
 	}
+	f.clk.Set(t0.Add(40 * time.Minute))
+	f.pass(t, f.controller())
+	if got := strings.Join(f.clusters.done, ","); got != "stop idle,stop ended" {
+		t.Errorf("done = %q, want the cluster whose job ended stopped idle_stop after its end", got)
+	}
 }
 
 func TestControllerBudget(t *testing.T) {
@@ -237,6 +250,7 @@ func TestControllerBudget(t *testing.T) {
 		t.Errorf("CheckStart under budget: %v", err)
 	}
 	f.spent = 10 * cost.MicrosPerDollar
+	f.clk.Set(t0.Add(BudgetGrace))
 	f.pass(t, c)
 	f.pass(t, c)
 	if s := f.state(t, "a"); s != store.ClusterStopping {
@@ -256,6 +270,88 @@ func TestControllerBudget(t *testing.T) {
 	f.pass(t, c)
 	if n := len(kinds(f.notes)); n != 3 {
 		t.Errorf("%d notices, want the new month's warning too", n)
+	}
+}
+
+// A lifetime tightened by a policy edit on a cluster already older than it
+// (as after a control plane down through the warning time) is warned about
+// first, and acted on warn_before after the warning, across a restart.
+func TestControllerLateLifetimeWarningAcrossRestart(t *testing.T) {
+	f := newFixture(t, "limits:\n  \"*\":\n    max_lifetime: 24h\n")
+	f.create(t, "jc", "ann", store.ClusterRunning)
+	f.pass(t, f.controller())
+	f.clk.Set(t0.Add(7 * time.Minute))
+	f.pass(t, f.controller())
+	p, err := policy.Parse([]byte("limits:\n  \"*\":\n    max_lifetime: 5m\n    warn_before: 2m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.policy = p
+	f.pass(t, f.controller())
+	if s := f.state(t, "jc"); s != store.ClusterRunning {
+		t.Fatalf("state after the policy edit = %s, want running (warned first)", s)
+	}
+	if got := strings.Join(kinds(f.notes), ","); got != notify.LifetimeWarning+" jc" {
+		t.Fatalf("notices = %q, want one lifetime warning", got)
+	}
+	if msg := f.notes.Events()[0].Body; !strings.Contains(msg, "it will be stopped at 2026-11-10T08:09:00Z") {
+		t.Errorf("warning %q does not say when the stop comes", msg)
+	}
+
+	// Restarted just before warn_before has passed: still running, not
+	// warned again.
+	f.clk.Set(t0.Add(9*time.Minute - time.Second))
+	f.pass(t, f.controller())
+	if s := f.state(t, "jc"); s != store.ClusterRunning || len(f.clusters.done) != 0 {
+		t.Fatalf("state before warn_before after the warning = %s (done %v), want running", s, f.clusters.done)
+	}
+	if n := f.events(t, "jc", notify.LifetimeWarning); n != 1 {
+		t.Errorf("%d lifetime warning events, want 1", n)
+	}
+	f.clk.Set(t0.Add(9 * time.Minute))
+	f.pass(t, f.controller())
+	if s := f.state(t, "jc"); s != store.ClusterStopping {
+		t.Errorf("state warn_before after the warning = %s, want stopping", s)
+	}
+	if got := strings.Join(kinds(f.notes), ","); got != notify.LifetimeWarning+" jc,"+notify.LifetimeExpired+" jc" {
+		t.Errorf("notices = %q, want the warning, then the expiry", got)
+	}
+}
+
+// A budget lowered below what is spent already: the owner is warned, and
+// the running cluster stopped BudgetGrace later, across a restart.
+func TestControllerBudgetLoweredWarnsFirst(t *testing.T) {
+	f := newFixture(t, "limits:\n  ann:\n    monthly_budget: 100\n")
+	f.create(t, "a", "ann", store.ClusterRunning)
+	f.spent = 20 * cost.MicrosPerDollar
+	f.pass(t, f.controller())
+	p, err := policy.Parse([]byte("limits:\n  ann:\n    monthly_budget: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.policy = p
+	f.pass(t, f.controller())
+	if s := f.state(t, "a"); s != store.ClusterRunning {
+		t.Fatalf("state after the budget was lowered = %s, want running (warned first)", s)
+	}
+	if got := strings.Join(kinds(f.notes), ","); got != notify.BudgetWarning+" " {
+		t.Fatalf("notices = %q, want one budget warning", got)
+	}
+	if msg := f.notes.Events()[0].Body; !strings.Contains(msg, "will be stopped at 2026-11-10T08:15:00Z") {
+		t.Errorf("warning %q does not say when the stop comes", msg)
+	}
+	f.clk.Set(t0.Add(BudgetGrace - time.Second))
+	f.pass(t, f.controller())
+	if s := f.state(t, "a"); s != store.ClusterRunning || len(f.clusters.done) != 0 {
+		t.Fatalf("state within BudgetGrace of the warning = %s (done %v), want running", s, f.clusters.done)
+	}
+	f.clk.Set(t0.Add(BudgetGrace))
+	f.pass(t, f.controller())
+	if s := f.state(t, "a"); s != store.ClusterStopping {
+		t.Errorf("state BudgetGrace after the warning = %s, want stopping", s)
+	}
+	if got := strings.Join(kinds(f.notes), ","); got != notify.BudgetWarning+" ,"+notify.BudgetExceeded+" " {
+		t.Errorf("notices = %q, want the warning, then exceeded", got)
 	}
 }
 

@@ -2,7 +2,12 @@
 // maximum lifetime, an idle auto-stop and the monthly budget. Its owner is
 // warned first (a lifetime warning warn_before ahead, a budget warning at
 // 80 %), then the cluster is stopped or deleted as the policy's on_limit
-// says (an idle cluster is always stopped).
+// says (an idle cluster is always stopped). No lifetime or budget action
+// comes before its warning was sent and a grace has passed since: a
+// warning sent late (a policy tightened on an old cluster, a control plane
+// that was down through the warning time, a budget lowered past 100 %)
+// moves the action to the warning's time plus warn_before (lifetime) or
+// BudgetGrace (budget), and says so.
 //
 // The decision is Decide, a pure function of one user's limits, the time,
 // what they have spent this month, their clusters (with when each started
@@ -47,6 +52,13 @@ const (
 // warned.
 const WarnPercent = 80
 
+// BudgetGrace is the least time between the budget warning and the stop
+// or delete of running clusters at 100 % of the budget. It matters only
+// when the spend passes 100 % soon after the warning (or with no warning
+// at all, when a policy edit lowers the budget): the clusters then run on
+// until the warning is BudgetGrace old.
+const BudgetGrace = 15 * time.Minute
+
 // Action is one thing to do: a warning to send, a cluster to stop or
 // delete (with the notice that says why), or both.
 type Action struct {
@@ -84,10 +96,12 @@ type Input struct {
 	Now    time.Time
 	// Spent is what the user's clusters cost this month so far.
 	Spent cost.Micros
-	// BudgetWarned and BudgetExceeded say which budget notices were sent
+	// BudgetWarned is when the budget warning was sent this month (zero:
+	// not yet); BudgetExceeded says whether the budget's action was taken
 	// this month.
-	BudgetWarned, BudgetExceeded bool
-	Clusters                     []Cluster
+	BudgetWarned   time.Time
+	BudgetExceeded bool
+	Clusters       []Cluster
 }
 
 // Decide returns what to do for one user, in order: the budget notices,
@@ -98,21 +112,30 @@ func Decide(in Input) []Action {
 	var out []Action
 	l := in.Limits
 	over := l.MonthlyBudget > 0 && in.Spent >= l.MonthlyBudget
+	// act: the budget's action is due (over, warned BudgetGrace ago or
+	// acted on already this month).
+	act := over && (in.BudgetExceeded || (!in.BudgetWarned.IsZero() && !in.Now.Before(in.BudgetWarned.Add(BudgetGrace))))
 	if l.MonthlyBudget > 0 {
 		month := in.Now.UTC().Format("2006-01")
 		switch {
-		case over && !in.BudgetExceeded:
+		case act && !in.BudgetExceeded:
 			out = append(out, Action{Kind: notify.BudgetExceeded, Notice: true, Message: fmt.Sprintf(
 				"%s has spent %s dollars in %s, the whole monthly budget of %s dollars (monthly_budget): running clusters are %s",
 				in.User, in.Spent, month, l.MonthlyBudget, pastTense(l.Action()))})
-		case !over && !in.BudgetWarned && in.Spent*100 >= l.MonthlyBudget*WarnPercent:
+		case over && in.BudgetWarned.IsZero() && !in.BudgetExceeded:
+			// Past 100 % with no warning yet: warn now, act after the grace.
+			at := in.Now.Add(BudgetGrace)
 			out = append(out, Action{Kind: notify.BudgetWarning, Notice: true, Message: fmt.Sprintf(
-				"%s has spent %s dollars in %s, %d %% or more of the monthly budget of %s dollars (monthly_budget): at 100 %% running clusters are %s",
-				in.User, in.Spent, month, WarnPercent, l.MonthlyBudget, pastTense(l.Action()))})
+				"%s has spent %s dollars in %s, the whole monthly budget of %s dollars (monthly_budget): running clusters will be %s at %s (in %s)",
+				in.User, in.Spent, month, l.MonthlyBudget, pastTense(l.Action()), at.UTC().Format(time.RFC3339), BudgetGrace)})
+		case !over && in.BudgetWarned.IsZero() && in.Spent*100 >= l.MonthlyBudget*WarnPercent:
+			out = append(out, Action{Kind: notify.BudgetWarning, Notice: true, Message: fmt.Sprintf(
+				"%s has spent %s dollars in %s, %d %% or more of the monthly budget of %s dollars (monthly_budget): at 100 %%, and no sooner than %s after this warning, running clusters are %s",
+				in.User, in.Spent, month, WarnPercent, l.MonthlyBudget, BudgetGrace, pastTense(l.Action()))})
 		}
 	}
 	for _, c := range in.Clusters {
-		out = append(out, decideCluster(in, c, over)...)
+		out = append(out, decideCluster(in, c, act)...)
 	}
 	return out
 }
@@ -122,16 +145,11 @@ func decideCluster(in Input, c Cluster, overBudget bool) []Action {
 	running := c.State == store.ClusterRunning
 	var out []Action
 	if running && l.MaxLifetime > 0 && !rec.LifetimeFrom.IsZero() {
-		end := rec.LifetimeFrom.Add(l.MaxLifetime)
-		switch {
-		case !in.Now.Before(end):
-			return append(out, Action{Kind: notify.LifetimeExpired, Cluster: c.Name, Notice: rec.LifetimeExpired.IsZero(),
-				Do: Do(l.Action()), Message: fmt.Sprintf("cluster %s reached its max_lifetime of %s at %s: it is %s",
-					c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), pastTense(l.Action()))})
-		case !in.Now.Before(end.Add(-l.Warning())) && rec.LifetimeWarned.IsZero():
-			out = append(out, Action{Kind: notify.LifetimeWarning, Cluster: c.Name, Notice: true,
-				Message: fmt.Sprintf("cluster %s reaches its max_lifetime of %s at %s (in %s): it will then be %s",
-					c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), end.Sub(in.Now).Round(time.Second), pastTense(l.Action()))})
+		if a, ok := decideLifetime(in, c); ok {
+			if a.Do != DoNothing {
+				return append(out, a)
+			}
+			out = append(out, a)
 		}
 	}
 	if overBudget && (running || c.State == store.ClusterStarting) {
@@ -151,6 +169,52 @@ func decideCluster(in Input, c Cluster, overBudget bool) []Action {
 		}
 	}
 	return out
+}
+
+// decideLifetime returns the lifetime's warning or action for a running
+// cluster, if any. The warning is due warn_before ahead of the lifetime's
+// end; the action at the end, but never before the warning was sent and
+// warn_before has passed since it (unless the action was taken already in
+// this run: then it is repeated until the cluster stops).
+func decideLifetime(in Input, c Cluster) (Action, bool) {
+	l, rec := in.Limits, c.Record
+	warn := l.Warning()
+	end := rec.LifetimeFrom.Add(l.MaxLifetime)
+	action := pastTense(l.Action())
+	switch {
+	case in.Now.Before(end.Add(-warn)):
+		return Action{}, false
+	case rec.LifetimeWarned.IsZero() && rec.LifetimeExpired.IsZero():
+		at := end
+		if late := in.Now.Add(warn); late.After(at) {
+			at = late
+		}
+		var msg string
+		switch {
+		case at.Equal(end):
+			msg = fmt.Sprintf("cluster %s reaches its max_lifetime of %s at %s (in %s): it will then be %s",
+				c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), end.Sub(in.Now).Round(time.Second), action)
+		case in.Now.Before(end):
+			msg = fmt.Sprintf("cluster %s reaches its max_lifetime of %s at %s (in %s): it will be %s at %s, warn_before %s after this warning",
+				c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), end.Sub(in.Now).Round(time.Second), action, at.UTC().Format(time.RFC3339), warn)
+		default:
+			msg = fmt.Sprintf("cluster %s passed its max_lifetime of %s at %s, before it was warned: it will be %s at %s, warn_before %s after this warning",
+				c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), action, at.UTC().Format(time.RFC3339), warn)
+		}
+		return Action{Kind: notify.LifetimeWarning, Cluster: c.Name, Notice: true, Message: msg}, true
+	case in.Now.Before(end):
+		return Action{}, false
+	case rec.LifetimeExpired.IsZero() && in.Now.Before(rec.LifetimeWarned.Add(warn)):
+		// Warned late: the action waits until warn_before after the warning.
+		return Action{}, false
+	}
+	msg := fmt.Sprintf("cluster %s reached its max_lifetime of %s at %s: it is %s",
+		c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), action)
+	if !rec.LifetimeWarned.IsZero() {
+		msg = fmt.Sprintf("cluster %s reached its max_lifetime of %s at %s and was warned at %s: it is %s",
+			c.Name, l.MaxLifetime, end.UTC().Format(time.RFC3339), rec.LifetimeWarned.UTC().Format(time.RFC3339), action)
+	}
+	return Action{Kind: notify.LifetimeExpired, Cluster: c.Name, Notice: rec.LifetimeExpired.IsZero(), Do: Do(l.Action()), Message: msg}, true
 }
 
 func pastTense(action string) string {

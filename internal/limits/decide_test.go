@@ -67,14 +67,54 @@ func TestDecide(t *testing.T) {
 			want: []brief{{notify.LifetimeWarning, "a", true, DoNothing}},
 		},
 		{
-			name: "lifetime: expired stops",
-			in:   Input{Limits: lifetime, Now: t0.Add(10 * time.Hour), Clusters: []Cluster{running("a")}},
+			name: "lifetime: expired after the warning stops",
+			in: Input{Limits: lifetime, Now: t0.Add(10 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(9 * time.Hour) })}},
 			want: []brief{{notify.LifetimeExpired, "a", true, DoStop}},
 		},
 		{
 			name: "lifetime: expired with on_limit delete deletes",
-			in:   Input{Limits: lifetimeDelete, Now: t0.Add(11 * time.Hour), Clusters: []Cluster{running("a")}},
+			in: Input{Limits: lifetimeDelete, Now: t0.Add(11 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(8 * time.Hour) })}},
 			want: []brief{{notify.LifetimeExpired, "a", true, DoDelete}},
+		},
+		{
+			name: "lifetime: past its end never warned (policy tightened, server down): warned, not acted on",
+			in:   Input{Limits: lifetime, Now: t0.Add(30 * time.Hour), Clusters: []Cluster{running("a")}},
+			want: []brief{{notify.LifetimeWarning, "a", true, DoNothing}},
+		},
+		{
+			name: "lifetime: warned after its end: left running until warn_before after the warning",
+			in: Input{Limits: lifetime, Now: t0.Add(31*time.Hour - time.Second), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(30 * time.Hour) })}},
+		},
+		{
+			name: "lifetime: warned after its end: acted on warn_before after the warning",
+			in: Input{Limits: lifetime, Now: t0.Add(31 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(30 * time.Hour) })}},
+			want: []brief{{notify.LifetimeExpired, "a", true, DoStop}},
+		},
+		{
+			name: "lifetime: warned late but before its end: still running at the end",
+			in: Input{Limits: lifetimeDelete, Now: t0.Add(10 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(9*time.Hour + 30*time.Minute) })}},
+		},
+		{
+			name: "lifetime: warned late but before its end: acted on warn_before after the warning",
+			in: Input{Limits: lifetimeDelete, Now: t0.Add(11*time.Hour + 30*time.Minute), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(9*time.Hour + 30*time.Minute) })}},
+			want: []brief{{notify.LifetimeExpired, "a", true, DoDelete}},
+		},
+		{
+			name: "lifetime: acted on already is not held back for a warning",
+			in: Input{Limits: lifetime, Now: t0.Add(30 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeExpired = t0.Add(29 * time.Hour) })}},
+			want: []brief{{notify.LifetimeExpired, "a", false, DoStop}},
+		},
+		{
+			name: "lifetime: a lifetime lengthened after the warning is not cut short",
+			in: Input{Limits: policy.Limits{MaxLifetime: 20 * time.Hour}, Now: t0.Add(12 * time.Hour), Clusters: []Cluster{
+				with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(9 * time.Hour) })}},
 		},
 		{
 			name: "lifetime: expiry told already is acted on again without a notice",
@@ -133,16 +173,32 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "budget: warned once a month",
-			in:   Input{Limits: budget, Now: t0, Spent: 9 * cost.MicrosPerDollar, BudgetWarned: true, Clusters: []Cluster{running("a")}},
+			in:   Input{Limits: budget, Now: t0, Spent: 9 * cost.MicrosPerDollar, BudgetWarned: t0.Add(-time.Hour), Clusters: []Cluster{running("a")}},
 		},
 		{
 			name: "budget: at 100 % running and starting clusters stop, others are left",
-			in: Input{Limits: budget, Now: t0, Spent: 10 * cost.MicrosPerDollar, BudgetWarned: true, Clusters: []Cluster{
+			in: Input{Limits: budget, Now: t0, Spent: 10 * cost.MicrosPerDollar, BudgetWarned: t0.Add(-time.Hour), Clusters: []Cluster{
 				running("a"),
 				with(running("b"), func(c *Cluster) { c.State = store.ClusterStopped }),
 				with(running("c"), func(c *Cluster) { c.State = store.ClusterStarting }),
 			}},
 			want: []brief{{notify.BudgetExceeded, "", true, DoNothing}, {notify.BudgetExceeded, "a", false, DoStop}, {notify.BudgetExceeded, "c", false, DoStop}},
+		},
+		{
+			name: "budget: past 100 % with no warning (a budget lowered): warned, nothing stopped",
+			in:   Input{Limits: budget, Now: t0, Spent: 11 * cost.MicrosPerDollar, Clusters: []Cluster{running("a")}},
+			want: []brief{{notify.BudgetWarning, "", true, DoNothing}},
+		},
+		{
+			name: "budget: past 100 % within BudgetGrace of the warning: nothing yet",
+			in: Input{Limits: budget, Now: t0.Add(BudgetGrace - time.Second), Spent: 11 * cost.MicrosPerDollar, BudgetWarned: t0,
+				Clusters: []Cluster{running("a")}},
+		},
+		{
+			name: "budget: past 100 % BudgetGrace after the warning: stopped",
+			in: Input{Limits: budget, Now: t0.Add(BudgetGrace), Spent: 11 * cost.MicrosPerDollar, BudgetWarned: t0,
+				Clusters: []Cluster{running("a")}},
+			want: []brief{{notify.BudgetExceeded, "", true, DoNothing}, {notify.BudgetExceeded, "a", false, DoStop}},
 		},
 		{
 			name: "budget: exceeded told already still stops, without a notice",
@@ -158,7 +214,8 @@ func TestDecide(t *testing.T) {
 		{
 			name: "several limits: the lifetime goes first, one action per cluster",
 			in: Input{Limits: policy.Limits{MaxLifetime: time.Hour, IdleStop: time.Minute, MonthlyBudget: cost.MicrosPerDollar}, Now: t0.Add(2 * time.Hour),
-				Spent: 2 * cost.MicrosPerDollar, BudgetExceeded: true, Clusters: []Cluster{running("a")}},
+				Spent: 2 * cost.MicrosPerDollar, BudgetExceeded: true, Clusters: []Cluster{
+					with(running("a"), func(c *Cluster) { c.Record.LifetimeWarned = t0.Add(time.Hour) })}},
 			want: []brief{{notify.LifetimeExpired, "a", true, DoStop}},
 		},
 		{
@@ -189,8 +246,21 @@ func TestDecideMessages(t *testing.T) {
 		t.Errorf("lifetime warning: %+v", acts)
 	}
 	acts = Decide(Input{User: "ann", Limits: policy.Limits{MonthlyBudget: cost.MicrosPerDollar}, Now: t0, Spent: 800_000})
-	if len(acts) != 1 || acts[0].Message != "ann has spent 0.80 dollars in 2026-11, 80 % or more of the monthly budget of 1.00 dollars (monthly_budget): at 100 % running clusters are stopped" {
+	if len(acts) != 1 || acts[0].Message != "ann has spent 0.80 dollars in 2026-11, 80 % or more of the monthly budget of 1.00 dollars (monthly_budget): at 100 %, and no sooner than 15m0s after this warning, running clusters are stopped" {
 		t.Errorf("budget warning: %+v", acts)
+	}
+	// Warned late, the owner is told when the action now comes.
+	acts = Decide(Input{User: "ann", Limits: policy.Limits{MaxLifetime: 5 * time.Minute}, Now: t0.Add(7 * time.Minute), Clusters: []Cluster{running("jc")}})
+	if len(acts) != 1 || acts[0].Message != "cluster jc passed its max_lifetime of 5m0s at 2026-11-10T08:05:00Z, before it was warned: it will be stopped at 2026-11-10T08:07:30Z, warn_before 30s after this warning" {
+		t.Errorf("late lifetime warning: %+v", acts)
+	}
+	acts = Decide(Input{User: "ann", Limits: policy.Limits{MaxLifetime: 10 * time.Hour, WarnBefore: 2 * time.Hour}, Now: t0.Add(9 * time.Hour), Clusters: []Cluster{running("a")}})
+	if len(acts) != 1 || acts[0].Message != "cluster a reaches its max_lifetime of 10h0m0s at 2026-11-10T18:00:00Z (in 1h0m0s): it will be stopped at 2026-11-10T19:00:00Z, warn_before 2h0m0s after this warning" {
+		t.Errorf("lifetime warning within warn_before of the end: %+v", acts)
+	}
+	acts = Decide(Input{User: "ann", Limits: policy.Limits{MonthlyBudget: cost.MicrosPerDollar}, Now: t0, Spent: 1_500_000})
+	if len(acts) != 1 || acts[0].Message != "ann has spent 1.50 dollars in 2026-11, the whole monthly budget of 1.00 dollars (monthly_budget): running clusters will be stopped at 2026-11-10T08:15:00Z (in 15m0s)" {
+		t.Errorf("budget warning past 100 %%: %+v", acts)
 	}
 }
 

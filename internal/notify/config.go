@@ -3,12 +3,14 @@ package notify
 import (
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +81,11 @@ type SMTP struct {
 // Webhook is a URL that receives events as signed JSON posts: a user's
 // events (User) or every event (Admin).
 type Webhook struct {
-	URL string
+	// Name identifies the webhook in the store and the logs, which never
+	// hold its URL (the URL may carry a token). It defaults to
+	// "webhook-N" for the Nth webhook of the file (from 1).
+	Name string
+	URL  string
 	// Secret signs the posts; SecretFile, if set, is read by Load.
 	Secret     string
 	SecretFile string
@@ -87,8 +93,22 @@ type Webhook struct {
 	Admin      bool
 	Timeout    time.Duration
 
-	line int
+	line  int
+	lines map[string]int
 }
+
+// Endpoint is the webhook's URL without userinfo, path and query
+// (scheme://host), as it is shown in errors and logs.
+func (w *Webhook) Endpoint() string {
+	u, err := url.Parse(w.URL)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// webhookNameRE matches a webhook's name.
+var webhookNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Retry is how failed deliveries are retried: the first retry after
 // Initial, each further one after twice the wait before, at most Max
@@ -106,9 +126,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notifications file: %w", err)
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, err
+	c, es := parse(data)
+	if c == nil {
+		return nil, es
 	}
 	dir := filepath.Dir(path)
 	read := func(name string) ([]byte, error) {
@@ -117,7 +137,6 @@ func Load(path string) (*Config, error) {
 		}
 		return os.ReadFile(name)
 	}
-	var es spec.Errors
 	if s := c.SMTP; s != nil {
 		if s.PasswordFile != "" {
 			b, err := read(s.PasswordFile)
@@ -143,23 +162,48 @@ func Load(path string) (*Config, error) {
 			continue
 		}
 		b, err := read(w.SecretFile)
+		line := w.lines["secret_file"]
 		switch {
 		case err != nil:
-			es = append(es, spec.FieldError{Field: fmt.Sprintf("webhooks[%d].secret_file", i), Line: w.line, Message: err.Error()})
+			es = append(es, spec.FieldError{Field: fmt.Sprintf("webhooks[%d].secret_file", i), Line: line, Message: err.Error()})
 		case strings.TrimSpace(string(b)) == "":
-			es = append(es, spec.FieldError{Field: fmt.Sprintf("webhooks[%d].secret_file", i), Line: w.line, Message: "the file is empty"})
+			es = append(es, spec.FieldError{Field: fmt.Sprintf("webhooks[%d].secret_file", i), Line: line, Message: "the file is empty"})
 		}
 		w.Secret = strings.TrimSpace(string(b))
 	}
+	if len(es) > 0 {
+		return nil, byLine(es)
+	}
+	return c, nil
+}
+
+// byLine orders problems by line, those without a line last, keeping
+// the order of problems on the same line.
+func byLine(es spec.Errors) spec.Errors {
+	key := func(e spec.FieldError) int {
+		if e.Line == 0 {
+			return math.MaxInt
+		}
+		return e.Line
+	}
+	sort.SliceStable(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+	return es
+}
+
+// Parse reads a notifications file without reading the files it names.
+// Problems are reported as spec.Errors naming the field and its line,
+// every one found.
+func Parse(data []byte) (*Config, error) {
+	c, es := parse(data)
 	if len(es) > 0 {
 		return nil, es
 	}
 	return c, nil
 }
 
-// Parse reads a notifications file without reading the files it names.
-// Problems are reported as spec.Errors naming the field and its line.
-func Parse(data []byte) (*Config, error) {
+// parse is Parse returning the config read so far along with its
+// problems; the config is nil only when the file is not a YAML document.
+func parse(data []byte) (*Config, spec.Errors) {
 	root, es := spec.DecodeYAMLFile(data, "notifications file", MaxFileSize, "configure smtp or webhooks")
 	if es != nil {
 		return nil, es
@@ -178,8 +222,19 @@ func Parse(data []byte) (*Config, error) {
 				p.fail(v, field, "must be a list of webhooks, like - {url: https://..., secret_file: hook.secret, admin: true}")
 				return
 			}
+			names := map[string]string{}
 			for i, w := range v.Content {
-				c.Webhooks = append(c.Webhooks, p.webhook(w, fmt.Sprintf("webhooks[%d]", i)))
+				prefix := fmt.Sprintf("webhooks[%d]", i)
+				hook := p.webhook(w, prefix, fmt.Sprintf("webhook-%d", i+1))
+				if other, dup := names[hook.Name]; dup && hook.Name != "" {
+					at := w
+					if line := hook.lines["name"]; line > 0 {
+						at = &yaml.Node{Line: line}
+					}
+					p.fail(at, prefix+".name", "%q is the name of %s too; give each webhook its own name", hook.Name, other)
+				}
+				names[hook.Name] = prefix
+				c.Webhooks = append(c.Webhooks, hook)
 			}
 		case "retry":
 			c.Retry = p.retry(v)
@@ -187,34 +242,40 @@ func Parse(data []byte) (*Config, error) {
 			p.fail(k, field, "unknown key; a notifications file has smtp, admin_email, webhooks and retry")
 		}
 	})
-	if len(p.es) == 0 {
-		switch {
-		case c.AdminEmail != "" && c.SMTP == nil:
-			p.es = append(p.es, spec.FieldError{Field: "admin_email", Line: adminLine, Message: "needs smtp to send mail through"})
-		case c.SMTP == nil && len(c.Webhooks) == 0:
-			p.fail(root, "", "configure smtp, webhooks or both")
+	switch {
+	case c.AdminEmail != "" && c.SMTP == nil:
+		p.es = append(p.es, spec.FieldError{Field: "admin_email", Line: adminLine, Message: "needs smtp to send mail through"})
+	case c.SMTP == nil && len(c.Webhooks) == 0 && root.Kind == yaml.MappingNode && !p.failed("webhooks"):
+		p.fail(root, "", "configure smtp, webhooks or both")
+	}
+	r := &c.Retry
+	initialSet, maxSet := r.Initial != 0, r.Max != 0
+	if !initialSet {
+		r.Initial = DefaultRetryInitial
+	}
+	if !maxSet {
+		r.Max = max(DefaultRetryMax, r.Initial)
+	}
+	if r.Attempts == 0 {
+		r.Attempts = DefaultRetryAttempts
+	}
+	// Compared only when neither side is invalid (an invalid one is 0).
+	if r.Max < r.Initial && !p.failed("retry.initial") && !p.failed("retry.max") {
+		what := "retry.initial"
+		if !initialSet {
+			what = "the default retry.initial"
 		}
+		p.es = append(p.es, spec.FieldError{Field: "retry.max", Line: p.retryMaxLine, Message: fmt.Sprintf("%s is shorter than %s %s", r.Max, what, r.Initial)})
 	}
-	if c.Retry.Initial == 0 {
-		c.Retry.Initial = DefaultRetryInitial
-	}
-	if c.Retry.Max == 0 {
-		c.Retry.Max = max(DefaultRetryMax, c.Retry.Initial)
-	}
-	if c.Retry.Attempts == 0 {
-		c.Retry.Attempts = DefaultRetryAttempts
-	}
-	if c.Retry.Max < c.Retry.Initial {
-		p.fail(root, "retry.max", "%s is shorter than retry.initial %s", c.Retry.Max, c.Retry.Initial)
-	}
-	if len(p.es) > 0 {
-		return nil, p.es
-	}
-	return c, nil
+	return c, byLine(p.es)
 }
 
 // parser collects errors while walking the YAML tree.
-type parser struct{ es spec.Errors }
+type parser struct {
+	es spec.Errors
+	// retryMaxLine is the line of retry.max, if given.
+	retryMaxLine int
+}
 
 func (p *parser) fail(n *yaml.Node, field, format string, args ...any) {
 	if len(p.es) < spec.MaxErrors {
@@ -397,17 +458,33 @@ func (p *parser) smtp(n *yaml.Node) *SMTP {
 	return s
 }
 
-func (p *parser) webhook(n *yaml.Node, prefix string) Webhook {
-	w := Webhook{line: n.Line}
+func (p *parser) webhook(n *yaml.Node, prefix, defaultName string) Webhook {
+	w := Webhook{line: n.Line, lines: map[string]int{}}
 	seen := map[string]bool{}
-	p.mapping(n, prefix, "url, secret or secret_file, user or admin, and timeout", func(k, v *yaml.Node, field string) {
+	p.mapping(n, prefix, "name, url, secret or secret_file, user or admin, and timeout", func(k, v *yaml.Node, field string) {
 		seen[k.Value] = true
+		w.lines[k.Value] = k.Line
 		switch k.Value {
+		case "name":
+			w.Name = p.str(v, field)
+			if !p.failed(field) && !webhookNameRE.MatchString(w.Name) {
+				p.fail(v, field, "%q: use 1 to 63 letters, digits, '.', '_' and '-', starting with a letter or digit", w.Name)
+			}
 		case "url":
 			w.URL = p.str(v, field)
+			if w.URL == "" {
+				if !p.failed(field) {
+					p.fail(v, field, "must not be empty")
+				}
+				break
+			}
+			// The URL is never echoed: it may hold a password or token.
 			u, err := url.Parse(w.URL)
-			if w.URL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-				p.fail(v, field, "%q is not an http:// or https:// URL", w.URL)
+			switch {
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				p.fail(v, field, "is not an http:// or https:// URL")
+			case u.User != nil:
+				p.fail(v, field, "must not hold a user name or password (user:password@): the posts are signed with secret instead")
 			}
 		case "secret":
 			w.Secret = p.str(v, field)
@@ -420,7 +497,7 @@ func (p *parser) webhook(n *yaml.Node, prefix string) Webhook {
 		case "timeout":
 			w.Timeout = p.duration(v, field)
 		default:
-			p.fail(k, field, "unknown key; a webhook has url, secret, secret_file, user, admin and timeout")
+			p.fail(k, field, "unknown key; a webhook has name, url, secret, secret_file, user, admin and timeout")
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -432,7 +509,7 @@ func (p *parser) webhook(n *yaml.Node, prefix string) Webhook {
 	switch {
 	case w.Secret != "" && w.SecretFile != "":
 		p.fail(n, prefix+".secret", "give secret or secret_file, not both")
-	case !seen["secret"] && !seen["secret_file"]:
+	case w.Secret == "" && w.SecretFile == "" && !p.failed(prefix+".secret") && !p.failed(prefix+".secret_file"):
 		p.fail(n, prefix+".secret", "required (or secret_file): the key the posts are signed with")
 	}
 	switch {
@@ -444,6 +521,9 @@ func (p *parser) webhook(n *yaml.Node, prefix string) Webhook {
 	if w.Timeout == 0 {
 		w.Timeout = DefaultWebhookTimeout
 	}
+	if !seen["name"] {
+		w.Name = defaultName
+	}
 	return w
 }
 
@@ -454,7 +534,7 @@ func (p *parser) retry(n *yaml.Node) Retry {
 		case "initial":
 			r.Initial = p.duration(v, field)
 		case "max":
-			r.Max = p.duration(v, field)
+			r.Max, p.retryMaxLine = p.duration(v, field), v.Line
 		case "attempts":
 			a, err := strconv.Atoi(v.Value)
 			if v.Kind != yaml.ScalarNode || err != nil || a < 1 || a > 100 {

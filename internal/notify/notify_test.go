@@ -418,7 +418,9 @@ admin_email: ops@example.org
 webhooks:
   - {url: "https://hooks.example.org/ann", secret: a, user: ann}
   - {url: "https://hooks.example.org/bob", secret: b, user: bob}
-  - {url: "https://hooks.example.org/all", secret: c, admin: true}
+  - {url: "https://hooks.example.org/all", secret: c, admin: true, name: all}
+  - {url: "https://hooks.example.org/all", secret: d, admin: true, name: all-too}
+  - {url: "https://hooks.example.org/carl", secret: e, user: carl}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -428,6 +430,7 @@ webhooks:
 	e.addUser(t, "bob", "", "user", false)
 	e.addUser(t, "boss", "ops@example.org", "admin", false) // same address as admin_email: once
 	e.addUser(t, "gone", "gone@example.org", "admin", true)
+	e.addUser(t, "carl", "carl@example.org", "user", true)
 	type r struct{ Channel, To string }
 	get := func(user string) []r {
 		ds, err := e.disp.Recipients(t.Context(), e.st, user)
@@ -444,9 +447,12 @@ webhooks:
 		user string
 		want []r
 	}{
-		{"ann", []r{{"email", "ann@example.org"}, {"email", "ops@example.org"}, {"webhook", "https://hooks.example.org/ann"}, {"webhook", "https://hooks.example.org/all"}}},
-		{"bob", []r{{"email", "ops@example.org"}, {"webhook", "https://hooks.example.org/bob"}, {"webhook", "https://hooks.example.org/all"}}},
-		{"", []r{{"email", "ops@example.org"}, {"webhook", "https://hooks.example.org/all"}}},
+		// Webhooks go by name: two with the same URL are two deliveries.
+		{"ann", []r{{"email", "ann@example.org"}, {"email", "ops@example.org"}, {"webhook", "webhook-1"}, {"webhook", "all"}, {"webhook", "all-too"}}},
+		{"bob", []r{{"email", "ops@example.org"}, {"webhook", "webhook-2"}, {"webhook", "all"}, {"webhook", "all-too"}}},
+		{"", []r{{"email", "ops@example.org"}, {"webhook", "all"}, {"webhook", "all-too"}}},
+		// A disabled user gets neither mail nor webhook posts.
+		{"carl", []r{{"email", "ops@example.org"}, {"webhook", "all"}, {"webhook", "all-too"}}},
 	} {
 		if d := cmp.Diff(tc.want, get(tc.user)); d != "" {
 			t.Errorf("recipients of %q's event (-want +got):\n%s", tc.user, d)
@@ -531,7 +537,7 @@ retry: {initial: 5s}
 	for _, d := range e.deliveries(t) {
 		states = append(states, fmt.Sprintf("%s %s %d", d.Recipient, d.State, d.Attempts))
 	}
-	want := []string{gs.URL + " sent 2", ws.URL + " pending 2"}
+	want := []string{"webhook-1 sent 2", "webhook-2 pending 2"}
 	if d := cmp.Diff(want, states); d != "" {
 		t.Errorf("deliveries (-want +got):\n%s", d)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,18 +56,21 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 	return nil
 }
 
-// postWebhook posts one delivery's event to its URL.
+// postWebhook posts one delivery's event to the URL of the webhook it
+// names. Its errors name the webhook and its scheme://host, never the
+// URL, which may carry a token.
 func (d *Dispatcher) postWebhook(ctx context.Context, dl *store.Delivery, m *message) error {
 	var hook *Webhook
 	for i := range d.Config.Webhooks {
-		if d.Config.Webhooks[i].URL == dl.Recipient {
+		if d.Config.Webhooks[i].Name == dl.Recipient {
 			hook = &d.Config.Webhooks[i]
 			break
 		}
 	}
 	if hook == nil {
-		return fmt.Errorf("%w: webhook %s is no longer configured", errPermanent, dl.Recipient)
+		return fmt.Errorf("%w: no webhook named %q is configured", errPermanent, shownRecipient(dl))
 	}
+	where := fmt.Sprintf("post to webhook %s (%s)", hook.Name, hook.Endpoint())
 	body, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)
@@ -79,7 +83,7 @@ func (d *Dispatcher) postWebhook(ctx context.Context, dl *store.Delivery, m *mes
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errPermanent, err)
+		return fmt.Errorf("%w: %s: %v", errPermanent, where, hook.redact(err))
 	}
 	ts := strconv.FormatInt(d.Clock.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -94,12 +98,37 @@ func (d *Dispatcher) postWebhook(ctx context.Context, dl *store.Delivery, m *mes
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w", hook.URL, err)
+		return fmt.Errorf("%s: %w", where, hook.redact(err))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("post %s: %s: %s", hook.URL, resp.Status, strings.TrimSpace(string(snippet)))
+		return fmt.Errorf("%s: %s: %s", where, resp.Status, strings.TrimSpace(string(snippet)))
 	}
 	return nil
+}
+
+// redact returns err without the webhook's URL: net/http's *url.Error
+// gives way to its cause, and any other mention of the URL (whole or
+// with its password hidden) becomes scheme://host.
+func (w *Webhook) redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := err.Error()
+	forms := []string{w.URL}
+	if u, perr := url.Parse(w.URL); perr == nil {
+		forms = append(forms, u.Redacted(), u.String())
+	}
+	clean := msg
+	for _, f := range forms {
+		if f != "" {
+			clean = strings.ReplaceAll(clean, f, w.Endpoint())
+		}
+	}
+	if clean != msg {
+		return errors.New(clean)
+	}
+	return err
 }

@@ -48,7 +48,9 @@ func newDropbox(ctx context.Context, opts Options, st store.Store, clusters *clu
 		if err := os.MkdirAll(loc.Path, 0o755); err != nil {
 			return nil, nil, fmt.Errorf("drop-box directory: %w", err)
 		}
-		w.Bucket = &dropbox.Dir{Root: loc.Path}
+		// A file being copied in is left until it has not changed for
+		// a moment, so it is never read empty or half written.
+		w.Bucket, w.Settle = &dropbox.Dir{Root: loc.Path}, dropbox.DirSettle
 		fmt.Fprintf(opts.Stdout, "drop-box: watching %s\n", loc)
 		return w, nil, nil
 	}

@@ -94,9 +94,6 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, opts Options) error {
 	opts.defaults()
 	log := opts.Logger
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
 	tmpl := spec.DefaultTemplate()
 	if opts.TemplateFile != "" {
 		data, err := os.ReadFile(opts.TemplateFile)
@@ -107,13 +104,42 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("template %s: %w", opts.TemplateFile, err)
 		}
 	}
-	// The notifications file is checked before anything starts.
+	// Every file given is checked before anything starts: a broken one
+	// changes nothing, not even the data directory.
 	var notifyConfig *notify.Config
 	if opts.Notify != "" {
 		var err error
 		if notifyConfig, err = notify.Load(opts.Notify); err != nil {
 			return fmt.Errorf("notifications file %s: %w", opts.Notify, err)
 		}
+	}
+	catalog := cost.DefaultCatalog()
+	if opts.CatalogFile != "" {
+		data, err := os.ReadFile(opts.CatalogFile)
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		if catalog, err = cost.ParseCatalog(data); err != nil {
+			return fmt.Errorf("%s: %w", opts.CatalogFile, err)
+		}
+	}
+	if opts.PolicyFile != "" {
+		if _, err := policy.ReadFile(opts.PolicyFile); err != nil {
+			return err
+		}
+	}
+	var checksConfig *health.Config
+	if opts.ChecksFile != "" {
+		data, err := os.ReadFile(opts.ChecksFile)
+		if err != nil {
+			return fmt.Errorf("checks: %w", err)
+		}
+		if checksConfig, err = health.Parse(data); err != nil {
+			return fmt.Errorf("checks file %s: %w", opts.ChecksFile, err)
+		}
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(opts.DataDir, databaseFile))
 	if err != nil {
@@ -134,16 +160,6 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	clk := clock.Real{}
-	catalog := cost.DefaultCatalog()
-	if opts.CatalogFile != "" {
-		data, err := os.ReadFile(opts.CatalogFile)
-		if err != nil {
-			return fmt.Errorf("catalog: %w", err)
-		}
-		if catalog, err = cost.ParseCatalog(data); err != nil {
-			return fmt.Errorf("%s: %w", opts.CatalogFile, err)
-		}
-	}
 	binary := &httpapi.Binary{}
 	// advertise is the URL agents reach the API at, set once listening.
 	var advertise string
@@ -238,17 +254,9 @@ func Run(ctx context.Context, opts Options) error {
 	// Health checks (capability 7): probes and replica groups from a checks
 	// file, probed by their own controller.
 	var checks []reconcile.Controller
-	if opts.ChecksFile != "" {
-		data, err := os.ReadFile(opts.ChecksFile)
-		if err != nil {
-			return fmt.Errorf("checks: %w", err)
-		}
-		cfg, err := health.Parse(data)
-		if err != nil {
-			return fmt.Errorf("checks file %s: %w", opts.ChecksFile, err)
-		}
+	if checksConfig != nil {
 		checks = append(checks, &health.Controller{
-			Store: st, Config: cfg, Clock: clk, Logger: log.With("component", "health"), OnState: mets.CheckUp,
+			Store: st, Config: checksConfig, Clock: clk, Logger: log.With("component", "health"), OnState: mets.CheckUp,
 			Notify: notifier,
 		})
 	}

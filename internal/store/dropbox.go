@@ -67,4 +67,8 @@ type DropboxQueries interface {
 	// increments it, setting UpdatedAt to the current time; ErrConflict
 	// otherwise, ErrNotFound if it is gone.
 	UpdateDropboxRequest(ctx context.Context, r *DropboxRequest) error
+	// PruneDropboxRequests deletes the done requests last updated before
+	// before and returns how many it deleted; requests not done are kept
+	// whatever their age. Repeating it is safe.
+	PruneDropboxRequests(ctx context.Context, before time.Time) (int64, error)
 }

@@ -49,7 +49,8 @@ type Delivery struct {
 	// ID is assigned by ExpandNotification.
 	ID           int64
 	Notification int64
-	// Channel is "email" or "webhook"; Recipient the address or the URL.
+	// Channel is "email" or "webhook"; Recipient the address, or the
+	// webhook's configured name (never its URL, which may hold a token).
 	Channel   string
 	Recipient string
 	State     DeliveryState
@@ -97,4 +98,8 @@ type NotifyQueries interface {
 	// deliveries, and returns how many notifications went. Their keys go
 	// with them: an event with the same key is then a new one.
 	PruneNotifications(ctx context.Context, before time.Time) (int64, error)
+	// NextDeliveryDue returns the earliest NextAttempt of the pending
+	// deliveries (the zero time if one has none: it is due now) and
+	// true, or false when no delivery is pending. It reads only.
+	NextDeliveryDue(ctx context.Context) (time.Time, bool, error)
 }

@@ -204,6 +204,7 @@ type Queries interface {
 	NotifyQueries
 	DropboxQueries
 	LimitsQueries
+	JobSummaryQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -37,6 +38,17 @@ func (s *Store) UpdateDropboxRequest(ctx context.Context, r *store.DropboxReques
 	}
 	*r = cp
 	return nil
+}
+
+// PruneDropboxRequests deletes done requests last updated before before.
+func (s *Store) PruneDropboxRequests(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(q *queries) error {
+		var err error
+		n, err = q.PruneDropboxRequests(ctx, before)
+		return err
+	})
+	return n, err
 }
 
 func (q *queries) CreateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
@@ -135,4 +147,22 @@ func (q *queries) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequ
 	r.UpdatedAt = updated
 	r.Version++
 	return nil
+}
+
+func (q *queries) PruneDropboxRequests(ctx context.Context, before time.Time) (int64, error) {
+	var ta timeArgs
+	beforeArg := ta.arg("before", before)
+	if ta.err != nil {
+		return 0, fmt.Errorf("prune drop-box requests: %w", ta.err)
+	}
+	res, err := q.db.ExecContext(ctx, `DELETE FROM dropbox_requests WHERE stage = ? AND updated_at < ?`,
+		string(store.DropboxDone), beforeArg)
+	if err != nil {
+		return 0, fmt.Errorf("prune drop-box requests: %w", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, fmt.Errorf("prune drop-box requests: %w", err)
+	}
+	return n, nil
 }

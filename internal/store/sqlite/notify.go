@@ -306,3 +306,23 @@ func (q *queries) PruneNotifications(ctx context.Context, before time.Time) (int
 	}
 	return n, nil
 }
+
+// NextDeliveryDue returns when the next pending delivery is due.
+func (s *Store) NextDeliveryDue(ctx context.Context) (time.Time, bool, error) {
+	return s.read().NextDeliveryDue(ctx)
+}
+
+func (q *queries) NextDeliveryDue(ctx context.Context) (time.Time, bool, error) {
+	// NULLs sort first: a pending delivery without a next attempt is due
+	// now. The (state, next_attempt) index answers this without a scan.
+	var next sql.NullInt64
+	err := q.db.QueryRowContext(ctx, `SELECT next_attempt FROM notification_deliveries
+		WHERE state = 'pending' ORDER BY next_attempt LIMIT 1`).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next delivery due: %w", err)
+	}
+	return timeOf(next), true, nil
+}

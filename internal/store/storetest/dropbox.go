@@ -111,4 +111,48 @@ func testDropbox(t *testing.T, newStore func(t *testing.T) store.Store) {
 			})
 		}
 	})
+
+	t.Run("Prune", func(t *testing.T) {
+		s := newStore(t)
+		// Finished long ago, finished recently, and unfinished ones of
+		// every other stage seen long ago.
+		rs := map[string]*store.DropboxRequest{
+			"old-done":       {Key: "home/ann/a.cf-create", ETag: "1", Stage: store.DropboxDone, SeenAt: at(0)},
+			"old-seen-done":  {Key: "home/ann/b.cf-create", ETag: "1", Stage: store.DropboxDone, SeenAt: at(0), UpdatedAt: at(2 * time.Hour)},
+			"new-done":       {Key: "home/ann/c.cf-create", ETag: "1", Stage: store.DropboxDone, SeenAt: at(2 * time.Hour)},
+			"old-seen":       {Key: "home/ann/d.cf-create", ETag: "1", Stage: store.DropboxSeen, SeenAt: at(0)},
+			"old-submitted":  {Key: "home/ann/e.cf-create", ETag: "1", Stage: store.DropboxSubmitted, SeenAt: at(0)},
+			"old-waiting":    {Key: "home/ann/f.cf-create", ETag: "1", Stage: store.DropboxWaiting, SeenAt: at(0)},
+			"old-refused":    {Key: "home/ann/g.cf-create", ETag: "1", Stage: store.DropboxRefused, Reason: "no", SeenAt: at(0)},
+			"old-done-again": {Key: "home/ann/a.cf-create", ETag: "2", Stage: store.DropboxDone, SeenAt: at(time.Minute)},
+		}
+		for name, r := range rs {
+			r.Kind = "create"
+			if err := s.CreateDropboxRequest(ctx(t), r); err != nil {
+				t.Fatalf("CreateDropboxRequest %s: %v", name, err)
+			}
+		}
+		n, err := s.PruneDropboxRequests(ctx(t), at(time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("PruneDropboxRequests = %d, %v; want 2 (old-done, old-done-again)", n, err)
+		}
+		for name, r := range rs {
+			_, err := s.GetDropboxRequest(ctx(t), r.Key, r.ETag)
+			gone := name == "old-done" || name == "old-done-again"
+			if gone && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s after pruning: %v, want ErrNotFound", name, err)
+			}
+			if !gone && err != nil {
+				t.Errorf("%s after pruning: %v, want it kept", name, err)
+			}
+		}
+		if n, err := s.PruneDropboxRequests(ctx(t), at(time.Hour)); err != nil || n != 0 {
+			t.Errorf("second PruneDropboxRequests = %d, %v; want 0", n, err)
+		}
+		// The pruned key and version can be recorded again.
+		again := &store.DropboxRequest{Key: "home/ann/a.cf-create", ETag: "1", Kind: "create", Stage: store.DropboxSeen}
+		if err := s.CreateDropboxRequest(ctx(t), again); err != nil {
+			t.Errorf("CreateDropboxRequest of a pruned version: %v", err)
+		}
+	})
 }

@@ -179,6 +179,60 @@ func testNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("NextDeliveryDue", func(t *testing.T) {
+		s := newStore(t)
+		due := func() (time.Time, bool) {
+			t.Helper()
+			next, ok, err := s.NextDeliveryDue(ctx(t))
+			if err != nil {
+				t.Fatalf("NextDeliveryDue: %v", err)
+			}
+			return next, ok
+		}
+		if next, ok := due(); ok {
+			t.Fatalf("NextDeliveryDue of an empty store = %v, true; want false", next)
+		}
+		n := &store.Notification{Key: "k", Kind: "cluster.deleted", CreatedAt: at(0)}
+		if _, err := s.AddNotification(ctx(t), n); err != nil {
+			t.Fatal(err)
+		}
+		ds := []*store.Delivery{
+			{Channel: "email", Recipient: "a@example.org", State: store.DeliverySent, SentAt: at(0)},
+			{Channel: "email", Recipient: "b@example.org", State: store.DeliveryPending, NextAttempt: at(time.Hour)},
+			{Channel: "email", Recipient: "c@example.org", State: store.DeliveryPending, NextAttempt: at(time.Minute)},
+			{Channel: "email", Recipient: "d@example.org", State: store.DeliveryGaveUp},
+		}
+		if err := s.ExpandNotification(ctx(t), n.ID, ds); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok := due(); !ok || !next.Equal(at(time.Minute)) {
+			t.Errorf("NextDeliveryDue = %v, %v; want %v (the earliest pending), true", next, ok, at(time.Minute))
+		}
+		c := *ds[2]
+		c.State, c.NextAttempt, c.SentAt = store.DeliverySent, time.Time{}, at(time.Minute)
+		if err := s.UpdateDelivery(ctx(t), &c); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok := due(); !ok || !next.Equal(at(time.Hour)) {
+			t.Errorf("NextDeliveryDue after the earliest was sent = %v, %v; want %v, true", next, ok, at(time.Hour))
+		}
+		b := *ds[1]
+		b.NextAttempt = time.Time{}
+		if err := s.UpdateDelivery(ctx(t), &b); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok := due(); !ok || !next.IsZero() {
+			t.Errorf("NextDeliveryDue with a pending delivery without a time = %v, %v; want the zero time (due now), true", next, ok)
+		}
+		b.State, b.SentAt = store.DeliveryGaveUp, at(2*time.Hour)
+		if err := s.UpdateDelivery(ctx(t), &b); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok := due(); ok {
+			t.Errorf("NextDeliveryDue with nothing pending = %v, true; want false", next)
+		}
+	})
+
 	t.Run("ExpandIsAtomic", func(t *testing.T) {
 		s := newStore(t)
 		n := &store.Notification{Key: "k", Kind: "cluster.deleted"}

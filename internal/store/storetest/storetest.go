@@ -111,6 +111,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Notify", func(t *testing.T) { t.Parallel(); testNotify(t, newStore) })
 	t.Run("Dropbox", func(t *testing.T) { t.Parallel(); testDropbox(t, newStore) })
 	t.Run("Limits", func(t *testing.T) { t.Parallel(); testLimits(t, newStore) })
+	t.Run("JobSummary", func(t *testing.T) { t.Parallel(); testJobSummary(t, newStore) })
 	t.Run("Customisation", func(t *testing.T) { t.Parallel(); testCustomisation(t, newStore) })
 	t.Run("WithTx", func(t *testing.T) { t.Parallel(); testWithTx(t, newStore) })
 }
