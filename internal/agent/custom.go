@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 )
 
 // CustomisationFile, inside an instance directory, records how far the
@@ -85,32 +86,7 @@ func (a *Agent) saveCustomState(st customState) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(a.customStatePath(), data, 0o600)
-}
-
-// writeFileSync writes data to name through a temporary file that is
-// synced and renamed, so a crash leaves the old or the new content.
-func writeFileSync(name string, data []byte, perm os.FileMode) error {
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, perm)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, name)
+	return atomicfile.WriteFile(a.customStatePath(), data, 0o600)
 }
 
 // customise carries out this instance's customisation once and reports
@@ -217,7 +193,7 @@ func (a *Agent) runScript(ctx context.Context, c api.NodeCustomisation, i int, s
 		return res, nil
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%02d-%s", i+1, safeName(sc.Name)))
-	if err := writeFileSync(path, sc.Content, 0o700); err != nil {
+	if err := atomicfile.WriteFile(path, sc.Content, 0o700); err != nil {
 		res.ExitCode, res.Output = 127, err.Error()
 		return res, nil
 	}
@@ -356,7 +332,7 @@ func InstallAuthorizedKeys(home string, keys []string, uid, gid int) (string, er
 		added++
 	}
 	if added > 0 {
-		if err := writeFileSync(file, content, 0o600); err != nil {
+		if err := atomicfile.WriteFile(file, content, 0o600); err != nil {
 			return file, err
 		}
 	}

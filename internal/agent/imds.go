@@ -201,19 +201,13 @@ func (m *IMDS) LocalIPv4(ctx context.Context) (string, error) {
 // Action is "terminate", "stop" or "hibernate"; Time is when it happens.
 func (m *IMDS) SpotInstanceAction(ctx context.Context) (n api.Notice, ok bool, err error) {
 	const path = "/latest/meta-data/spot/instance-action"
-	b, err := m.Get(ctx, path)
-	if errors.Is(err, ErrIMDSNotFound) {
-		return n, false, nil
-	}
-	if err != nil {
-		return n, false, err
-	}
 	var v struct {
 		Action string    `json:"action"`
 		Time   time.Time `json:"time"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return n, false, fmt.Errorf("imds: %s: malformed answer: %w", path, err)
+	b, ok, err := m.getOptionalJSON(ctx, path, &v)
+	if !ok || err != nil {
+		return n, false, err
 	}
 	if v.Action == "" || v.Time.IsZero() {
 		return n, false, fmt.Errorf("imds: %s: malformed answer: action and time are required: %s", path, snippet(b))
@@ -226,23 +220,33 @@ func (m *IMDS) SpotInstanceAction(ctx context.Context) (n api.Notice, ok bool, e
 // recommendation's time: ok is false when there is none (404).
 func (m *IMDS) RebalanceRecommendation(ctx context.Context) (n api.Notice, ok bool, err error) {
 	const path = "/latest/meta-data/events/recommendations/rebalance"
-	b, err := m.Get(ctx, path)
-	if errors.Is(err, ErrIMDSNotFound) {
-		return n, false, nil
-	}
-	if err != nil {
-		return n, false, err
-	}
 	var v struct {
 		NoticeTime time.Time `json:"noticeTime"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return n, false, fmt.Errorf("imds: %s: malformed answer: %w", path, err)
+	b, ok, err := m.getOptionalJSON(ctx, path, &v)
+	if !ok || err != nil {
+		return n, false, err
 	}
 	if v.NoticeTime.IsZero() {
 		return n, false, fmt.Errorf("imds: %s: malformed answer: noticeTime is required: %s", path, snippet(b))
 	}
 	return api.Notice{Action: RebalanceAction, Time: v.NoticeTime}, true, nil
+}
+
+// getOptionalJSON decodes the JSON answer at path into v and returns its
+// body: ok is false when there is none (the service answers 404).
+func (m *IMDS) getOptionalJSON(ctx context.Context, path string, v any) (b []byte, ok bool, err error) {
+	b, err = m.Get(ctx, path)
+	if errors.Is(err, ErrIMDSNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, false, fmt.Errorf("imds: %s: malformed answer: %w", path, err)
+	}
+	return b, true, nil
 }
 
 // snippet returns the start of an answer body, for error messages.

@@ -16,12 +16,7 @@ func (a *app) newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "List and show the health checks of the server's checks file (serve --checks)",
 		Args:  cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus check list|show")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE:  a.needsSubcommand("stratus check list|show"),
 	}
 	cmd.AddCommand(a.newCheckListCmd(), a.newCheckShowCmd())
 	return cmd
@@ -35,11 +30,7 @@ func (a *app) newCheckListCmd() *cobra.Command {
 		Short:   "List health checks with their state",
 		Args:    exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runCheckList(cmd.Context(), output, c, a.env)
+			return withClient(a, cmd, output, runCheckList)
 		}),
 	}
 	addOutputFlag(cmd, &output)

@@ -48,11 +48,7 @@ func testCluster(name string) api.Cluster {
 
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name       string
-		args       []string
-		wantStderr []string
-	}{
+	checkUsageErrors(t, []usageCase{
 		{"unknown command", []string{"bogus"}, []string{`stratus: unknown command "bogus" for "stratus"`, "Run 'stratus --help' for usage."}},
 		{"unknown flag", []string{"cluster", "list", "--bogus"}, []string{"unknown flag: --bogus", "Run 'stratus cluster list --help'"}},
 		{"bad output format", []string{"cluster", "list", "-o", "xml"}, []string{`"xml"`, "use table, json or yaml"}},
@@ -78,11 +74,16 @@ func TestUsageErrors(t *testing.T) {
 		{"serve bad advertise URL", []string{"serve", "--advertise-url", "10.0.0.5"}, []string{"--advertise-url"}},
 		{"bad server URL", []string{"--server", "ftp://x", "cluster", "list"}, []string{`server URL "ftp://x" from --server`}},
 		{"missing --config file", []string{"--config", "/nonexistent/stratus.yaml", "cluster", "list"}, []string{"/nonexistent/stratus.yaml (from --config) does not exist"}},
-	}
+	})
+}
+
+// checkUsageErrors runs each command line without a server and checks it
+// is a usage error printed once, naming what is wrong.
+func checkUsageErrors(t *testing.T, tests []usageCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			// No server: a usage error must be found before any call.
 			r := runCLI(t, "http://127.0.0.1:1", "", nil, "", tc.args...)
 			if r.code != ExitUsage {
 				t.Errorf("exit code = %d, want %d (stderr %q)", r.code, ExitUsage, r.stderr)
@@ -103,6 +104,12 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+type usageCase struct {
+	name       string
+	args       []string
+	wantStderr []string
 }
 
 func TestOutputFormat_Set(t *testing.T) {

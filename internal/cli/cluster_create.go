@@ -74,8 +74,14 @@ func runClusterCreate(ctx context.Context, opts clusterCreateOptions, c *api.Cli
 	if err != nil {
 		return err
 	}
-	if opts.Output != formatTable {
-		return writeStructured(e.stdout, opts.Output, cl)
+	return writeRunningCluster(e, opts.Output, cl)
+}
+
+// writeRunningCluster writes a cluster that has come up: as JSON or YAML,
+// or as a line with its login address and its summary.
+func writeRunningCluster(e *env, output outputFormat, cl api.Cluster) error {
+	if output != formatTable {
+		return writeStructured(e.stdout, output, cl)
 	}
 	fmt.Fprintf(e.stdout, "Cluster %s is running; log in at %s.\n", cl.Name, dash(cl.LoginAddress))
 	return writeClusterSummary(e.stdout, cl, e.now())

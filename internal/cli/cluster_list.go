@@ -22,11 +22,7 @@ func (a *app) newClusterListCmd() *cobra.Command {
 		Short:   "List the clusters you may see",
 		Args:    exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runClusterList(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runClusterList)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

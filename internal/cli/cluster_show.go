@@ -27,11 +27,7 @@ func (a *app) newClusterShowCmd() *cobra.Command {
 		Args:    exactArgs("NAME"),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runClusterShow(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runClusterShow)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

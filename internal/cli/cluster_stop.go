@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/spec"
 )
 
 func (a *app) newClusterStopCmd() *cobra.Command {
@@ -66,7 +67,7 @@ func waitClusterState(ctx context.Context, c *api.Client, e *env, name, want str
 			state = fmt.Sprintf("it is %s (%s)", cl.State, nodeProgress(cl.Nodes))
 		}
 		return fmt.Sprintf("cluster %s is not %s after %s: %s; follow it with 'stratus cluster show %s'",
-			name, want, shortDuration(timeout), state, name)
+			name, want, spec.ShortDuration(timeout), state, name)
 	}
 	err := pollCluster(ctx, c, e, prog, name, timeout, timedOut, func(next *api.Cluster) (bool, error) {
 		cl, seen = *next, true

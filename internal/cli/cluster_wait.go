@@ -38,11 +38,7 @@ While the server does not answer (it may be restarting), keep trying.`,
 			if err := opts.validate(); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runClusterWait(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runClusterWait)
 		}),
 	}
 	f := cmd.Flags()
@@ -76,9 +72,5 @@ func runClusterWait(ctx context.Context, opts clusterWaitOptions, c *api.Client,
 	if err != nil {
 		return err
 	}
-	if opts.Output != formatTable {
-		return writeStructured(e.stdout, opts.Output, cl)
-	}
-	fmt.Fprintf(e.stdout, "Cluster %s is running; log in at %s.\n", cl.Name, dash(cl.LoginAddress))
-	return writeClusterSummary(e.stdout, cl, e.now())
+	return writeRunningCluster(e, opts.Output, cl)
 }

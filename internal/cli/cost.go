@@ -47,11 +47,7 @@ date (2026-11-01, midnight UTC), or a duration back from now (24h, 90m,
 			if err := opts.validate(a.env.now()); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runCost(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runCost)
 		}),
 	}
 	f := cmd.Flags()

@@ -32,11 +32,7 @@ sent to the command only with --stdin.`,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Cluster = args[0]
 			opts.Argv = args[cmd.ArgsLenAtDash():]
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runExec(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runExec)
 		}),
 	}
 	cmd.Flags().BoolVar(&opts.Stdin, "stdin", false, "send standard input to the command")

@@ -18,12 +18,7 @@ func (a *app) newJobCmd() *cobra.Command {
 		Use:   "job",
 		Short: "Submit, list, show, follow and cancel jobs",
 		Args:  cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus job submit|list|show|logs|cancel")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE:  a.needsSubcommand("stratus job submit|list|show|logs|cancel"),
 	}
 	cmd.AddCommand(
 		a.newJobSubmitCmd(),

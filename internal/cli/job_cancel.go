@@ -25,11 +25,7 @@ cancelled. Cancelling a job that has already ended is a conflict (exit 5).`,
 		Args: jobIDArg,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.ID, _ = parseJobID(args[0])
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runJobCancel(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runJobCancel)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

@@ -35,11 +35,7 @@ the time since it was submitted.`,
 			if len(args) == 1 {
 				opts.Cluster = args[0]
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runJobList(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runJobList)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

@@ -53,11 +53,7 @@ document each.`,
 		Args: jobIDArg,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.ID, _ = parseJobID(args[0])
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runJobLogs(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runJobLogs)
 		}),
 	}
 	f := cmd.Flags()

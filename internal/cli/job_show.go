@@ -26,11 +26,7 @@ func (a *app) newJobShowCmd() *cobra.Command {
 		Args:    jobIDArg,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.ID, _ = parseJobID(args[0])
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runJobShow(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runJobShow)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

@@ -44,11 +44,7 @@ With -o json or yaml, prints the whole job instead.`,
 			if err := opts.validate(); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runJobSubmit(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runJobSubmit)
 		}),
 	}
 	f := cmd.Flags()

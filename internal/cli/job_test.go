@@ -55,41 +55,6 @@ func testJobs() []api.Job {
 	}
 }
 
-// checkUsageErrors runs each command line without a server and checks it
-// is a usage error printed once, naming what is wrong.
-func checkUsageErrors(t *testing.T, tests []usageCase) {
-	t.Helper()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := runCLI(t, "http://127.0.0.1:1", "", nil, "", tc.args...)
-			if r.code != ExitUsage {
-				t.Errorf("exit code = %d, want %d (stderr %q)", r.code, ExitUsage, r.stderr)
-			}
-			if !strings.HasPrefix(r.stderr, "stratus: ") {
-				t.Errorf("stderr %q does not start with \"stratus: \"", r.stderr)
-			}
-			if n := strings.Count(r.stderr, "stratus: "); n != 1 {
-				t.Errorf("error printed %d times: %q", n, r.stderr)
-			}
-			for _, want := range tc.wantStderr {
-				if !strings.Contains(r.stderr, want) {
-					t.Errorf("stderr %q does not contain %q", r.stderr, want)
-				}
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout = %q, want nothing", r.stdout)
-			}
-		})
-	}
-}
-
-type usageCase struct {
-	name       string
-	args       []string
-	wantStderr []string
-}
-
 func TestJobUsageErrors(t *testing.T) {
 	t.Parallel()
 	checkUsageErrors(t, []usageCase{

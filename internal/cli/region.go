@@ -23,12 +23,7 @@ in a region and how it differs from its configuration; clear removes
 everything stratus made there and nothing else. They need an administrator's
 token.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus region configure|check|clear")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE: a.needsSubcommand("stratus region configure|check|clear"),
 	}
 	cmd.AddCommand(a.newRegionConfigureCmd(), a.newRegionCheckCmd(), a.newRegionClearCmd())
 	return cmd

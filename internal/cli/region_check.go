@@ -32,11 +32,7 @@ code is 1 if any region drifted or could not be checked.`,
 		Args: regionArgs,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Regions = args
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runRegionCheck(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runRegionCheck)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

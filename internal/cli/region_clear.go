@@ -40,11 +40,7 @@ not be removed; run it again to finish.`,
 			if !opts.Yes && !a.stdinIsTerminal() {
 				return usagef("refusing to clear %s without confirmation: standard input is not a terminal to ask on; pass --yes to clear", joinRegions(args))
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runRegionClear(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runRegionClear)
 		}),
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")

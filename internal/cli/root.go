@@ -145,6 +145,18 @@ func (a *app) runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra
 	}
 }
 
+// needsSubcommand is the RunE of a parent command, which does nothing of
+// its own: no argument or an unknown one is a usage error. usage names the
+// subcommands ("stratus job submit|list").
+func (a *app) needsSubcommand(usage string) func(*cobra.Command, []string) error {
+	return a.runE(func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usagef("missing command: %s", usage)
+		}
+		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	})
+}
+
 // client returns an API client for the resolved server and token.
 func (a *app) client() (*api.Client, error) {
 	if a.settings == nil {
@@ -160,6 +172,16 @@ func (a *app) client() (*api.Client, error) {
 		a.settings = &s
 	}
 	return api.NewClient(a.settings.Server, a.settings.Token), nil
+}
+
+// withClient runs a command's run function with its options and an API
+// client for the resolved server and token.
+func withClient[O any](a *app, cmd *cobra.Command, opts O, run func(context.Context, O, *api.Client, *env) error) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	return run(cmd.Context(), opts, c, a.env)
 }
 
 func (a *app) newRootCmd() *cobra.Command {
@@ -223,12 +245,7 @@ func (a *app) newClusterCmd() *cobra.Command {
 		Use:   "cluster",
 		Short: "Create, list, show, delete, stop and start clusters",
 		Args:  cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus cluster create|list|show|delete|stop|start|wait")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE:  a.needsSubcommand("stratus cluster create|list|show|delete|stop|start|wait"),
 	}
 	cmd.AddCommand(
 		a.newClusterCreateCmd(),

@@ -23,12 +23,7 @@ command through its agent, keeps the output and exit code, and stops the
 worker again — also when the command fails, runs past --max-runtime, or the
 control plane restarts mid-run. --rotate takes several regions in turn.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus schedule create|list|show|delete|runs|run|logs|wait")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE: a.needsSubcommand("stratus schedule create|list|show|delete|runs|run|logs|wait"),
 	}
 	cmd.AddCommand(
 		a.newScheduleCreateCmd(),

@@ -48,11 +48,7 @@ and one catch-up run is made.
 			if err := opts.validate(); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleCreate(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleCreate)
 		}),
 	}
 	f := cmd.Flags()

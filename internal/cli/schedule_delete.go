@@ -27,11 +27,7 @@ it has ended. Workers are kept: they belong to their regions.`,
 		Args: exactArgs("NAME"),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleDelete(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleDelete)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

@@ -22,11 +22,7 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 		Short:   "List the schedules you may see",
 		Args:    exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleList(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleList)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

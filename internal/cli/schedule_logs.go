@@ -32,11 +32,7 @@ command's exit code (` + "`stratus schedule runs`" + ` shows that).`,
 			if len(args) == 2 {
 				opts.Run, _ = parseRunNumber(args[1])
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleLogs(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleLogs)
 		}),
 	}
 	return cmd

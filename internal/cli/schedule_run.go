@@ -38,11 +38,7 @@ stopped: exit 0 if the command succeeded, 1 if it failed or was killed,
 			if opts.Timeout <= 0 {
 				return usagef("--timeout must be positive")
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleRun(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleRun)
 		}),
 	}
 	f := cmd.Flags()

@@ -28,11 +28,7 @@ listed too.`,
 		Args: exactArgs("NAME"),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleRuns(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleRuns)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/spec"
 )
 
 // scheduleShowOptions are the arguments and flags of `stratus schedule show`.
@@ -27,11 +28,7 @@ func (a *app) newScheduleShowCmd() *cobra.Command {
 		Args:    exactArgs("NAME"),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runScheduleShow(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runScheduleShow)
 		}),
 	}
 	addOutputFlag(cmd, &opts.Output)
@@ -57,7 +54,7 @@ func runScheduleShow(ctx context.Context, opts scheduleShowOptions, c *api.Clien
 	fmt.Fprintf(tw, "Cron:\t%s (%s)\n", s.Cron, s.Timezone)
 	fmt.Fprintf(tw, "Regions:\t%s\n", regionsOf(s))
 	fmt.Fprintf(tw, "Command:\t%s\n", shellQuote(s.Argv))
-	fmt.Fprintf(tw, "Max runtime:\t%s\n", shortDuration(parseDurationOr(s.MaxRuntime)))
+	fmt.Fprintf(tw, "Max runtime:\t%s\n", spec.ShortDuration(parseDurationOr(s.MaxRuntime)))
 	fmt.Fprintf(tw, "Next tick:\t%s in %s\n", scheduleTime(s.NextTick, s.Timezone), dash(s.NextRegion))
 	if err := tw.Flush(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/spec"
 )
 
 // Conditions `stratus schedule wait --for` accepts.
@@ -81,9 +82,9 @@ func waitScheduleRun(ctx context.Context, c *api.Client, e *env, name string, nu
 	defer p.done()
 	err := poll(ctx, e, timeout, func() string {
 		if r.Number == 0 {
-			return fmt.Sprintf("schedule %s has no run %s after %s", name, map[bool]string{true: "yet", false: fmt.Sprint(number)}[number == 0], shortDuration(timeout))
+			return fmt.Sprintf("schedule %s has no run %s after %s", name, map[bool]string{true: "yet", false: fmt.Sprint(number)}[number == 0], spec.ShortDuration(timeout))
 		}
-		return fmt.Sprintf("run %d of schedule %s is still %s after %s", r.Number, name, runState(r), shortDuration(timeout))
+		return fmt.Sprintf("run %d of schedule %s is still %s after %s", r.Number, name, runState(r), spec.ShortDuration(timeout))
 	}, func(ctx context.Context) (bool, error) {
 		got, err := c.GetScheduleRun(ctx, name, number)
 		if err != nil {

@@ -16,12 +16,7 @@ func (a *app) newUserCmd() *cobra.Command {
 		Use:   "user",
 		Short: "Add, list and disable users, and issue their tokens (admins only)",
 		Args:  cobra.ArbitraryArgs,
-		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("missing command: stratus user add|list|token|disable")
-			}
-			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
-		}),
+		RunE:  a.needsSubcommand("stratus user add|list|token|disable"),
 	}
 	cmd.AddCommand(a.newUserAddCmd(), a.newUserListCmd(), a.newUserTokenCmd(), a.newUserDisableCmd())
 	return cmd
@@ -74,11 +69,7 @@ func (a *app) newUserListCmd() *cobra.Command {
 		Short:   "List users",
 		Args:    exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runUserList(cmd.Context(), output, c, a.env)
+			return withClient(a, cmd, output, runUserList)
 		}),
 	}
 	addOutputFlag(cmd, &output)

@@ -36,11 +36,7 @@ func (a *app) newVersionCmd() *cobra.Command {
 		Args:  exactArgs(),
 		RunE: a.runE(func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(a.env.stdout, "stratus %s\n", cliVersion())
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			return runVersion(cmd.Context(), opts, c, a.env)
+			return withClient(a, cmd, opts, runVersion)
 		}),
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/spec"
 )
 
 var errWaitTimeout = errors.New("wait timed out")
@@ -52,18 +52,6 @@ func isUnreachable(err error) bool {
 	return ok
 }
 
-// shortDuration formats d without trailing zero units: 10m, 1h30m, 45s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // waitRunning polls cluster name until it is running and returns it,
 // showing the nodes' progress on e.stderr. first, if not nil, is the
 // cluster as last seen. The cluster failing, being deleted, stopped or not
@@ -97,7 +85,7 @@ func waitRunning(ctx context.Context, c *api.Client, e *env, name string, first 
 			state = fmt.Sprintf("it is %s (%s)", cl.State, nodeProgress(cl.Nodes))
 		}
 		return fmt.Sprintf("cluster %s is not running after %s: %s; it may still come up: follow it with 'stratus cluster show %s'",
-			name, shortDuration(timeout), state, name)
+			name, spec.ShortDuration(timeout), state, name)
 	}
 	if first != nil {
 		cl = first
@@ -168,7 +156,7 @@ func waitDeleted(ctx context.Context, c *api.Client, e *env, name string, first 
 			state = fmt.Sprintf("it is %s with %d instances remaining", last.State, remainingInstances(*last))
 		}
 		return fmt.Sprintf("cluster %s is not gone after %s: %s; deletion continues on the server: follow it with 'stratus cluster show %s'",
-			name, shortDuration(timeout), state, name)
+			name, spec.ShortDuration(timeout), state, name)
 	}
 	return poll(ctx, e, timeout, timedOut, func(ctx context.Context) (bool, error) {
 		next, err := c.GetCluster(ctx, name)

@@ -9,7 +9,6 @@ package cluster_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +28,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cluster"
+	"github.com/stratus-cloud/stratus/internal/cluster/clustertest"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/aws"
@@ -36,6 +36,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -76,20 +77,6 @@ const cfCreateExample = `{
 // was launched with.
 func awsUserData(b provider.AgentBootstrap) ([]byte, error) {
 	return []byte("#!/bin/sh\n# server=" + b.ServerURL + "\n# token=" + b.Token + "\n"), nil
-}
-
-// tokenOfUserData extracts the agent token from base64 user-data.
-func tokenOfUserData(t *testing.T, ud *string) string {
-	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(awssdk.ToString(ud))
-	if err != nil {
-		t.Fatalf("user-data is not base64: %v", err)
-	}
-	_, tok, ok := strings.Cut(string(raw), "# token=")
-	if !ok {
-		t.Fatalf("user-data has no agent token: %q", raw)
-	}
-	return strings.TrimSpace(tok)
 }
 
 // faultyEC2 sits between the provider and the fake: it fails chosen calls
@@ -285,11 +272,7 @@ func newAWSEnv(t *testing.T, o awsEnvOptions) *awsEnv {
 	if err != nil {
 		t.Fatalf("regions: %v", err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	e.st = st
 	log := slog.New(slog.DiscardHandler)
 	e.svc = &cluster.Service{
@@ -349,37 +332,10 @@ func (e *awsEnv) converge(t *testing.T, what string, done func() bool) []error {
 }
 
 // agents plays the agents of the cluster's nodes: an agent registers once
-// EC2 runs its instance, with the token in the instance's user-data (found
-// through the instance's client token).
+// EC2 runs its instance.
 func (e *awsEnv) agents(t *testing.T) {
 	t.Helper()
-	nodes, err := e.st.ListNodes(context.Background(), store.NodeFilter{})
-	if err != nil {
-		t.Fatalf("list nodes: %v", err)
-	}
-	inputs := e.ec2.RunInstancesInputs()
-	for _, n := range nodes {
-		if n.InstanceID == "" || e.registered[n.InstanceID] {
-			continue
-		}
-		in, ok := e.ec2.Instance(n.Region, n.InstanceID)
-		if !ok || in.State.Name != types.InstanceStateNameRunning {
-			continue
-		}
-		var tok string
-		for _, ri := range inputs {
-			if awssdk.ToString(ri.ClientToken) == awssdk.ToString(in.ClientToken) {
-				tok = tokenOfUserData(t, ri.UserData)
-			}
-		}
-		_, err := e.svc.RegisterAgent(context.Background(), tok, api.RegisterRequest{
-			InstanceID: n.InstanceID, Address: awssdk.ToString(in.PrivateIpAddress), Version: "test",
-		})
-		if err != nil {
-			t.Fatalf("agent of instance %s (node %s) cannot register: %v", n.InstanceID, n.ID, err)
-		}
-		e.registered[n.InstanceID] = true
-	}
+	clustertest.RegisterEC2Agents(t, e.st, e.svc, e.ec2, e.registered)
 }
 
 func (e *awsEnv) state(t *testing.T, name string) string {
@@ -590,7 +546,7 @@ func TestAWS_CreateFromCFCreateExample(t *testing.T) {
 				if !tagged[types.ResourceTypeInstance] || !tagged[types.ResourceTypeVolume] {
 					t.Errorf("%s node: tag specifications for %v, want instance and volume", n.Role, tagged)
 				}
-				if got := tokenOfUserData(t, in.UserData); got != auth.AgentToken(awsSecret, n.ID, 1) {
+				if got := clustertest.TokenOfUserData(t, in.UserData); got != auth.AgentToken(awsSecret, n.ID, 1) {
 					t.Errorf("%s node: user-data carries another agent token", n.Role)
 				}
 				mo := in.InstanceMarketOptions

@@ -321,15 +321,23 @@ func updateNode(ctx context.Context, st store.Store, id string, fn func(*store.N
 // updateCluster re-reads a cluster in a transaction, applies fn and writes it.
 func updateCluster(ctx context.Context, st store.Store, name string, fn func(*store.Cluster) error) error {
 	return st.WithTx(ctx, func(q store.Queries) error {
-		cl, err := q.GetCluster(ctx, name)
-		if err != nil {
-			return fmt.Errorf("cluster %s: %w", name, err)
-		}
-		if err := fn(cl); err != nil {
-			return err
-		}
-		return q.UpdateCluster(ctx, cl)
+		_, _, err := updateClusterTx(ctx, q, name, fn)
+		return err
 	})
+}
+
+// updateClusterTx re-reads a cluster within q, applies fn and writes it;
+// it returns the cluster as written and its state before fn.
+func updateClusterTx(ctx context.Context, q store.Queries, name string, fn func(*store.Cluster) error) (*store.Cluster, store.ClusterState, error) {
+	cl, err := q.GetCluster(ctx, name)
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster %s: %w", name, err)
+	}
+	before := cl.State
+	if err := fn(cl); err != nil {
+		return nil, "", err
+	}
+	return cl, before, q.UpdateCluster(ctx, cl)
 }
 
 // converging reports whether a cluster in state s is on its way to another

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -73,11 +73,7 @@ func newEnv(t *testing.T) *env {
 // newEnvWith builds an env whose controller talks to p (a wrapper of prov).
 func newEnvWith(t *testing.T, clk *clock.Fake, prov *fake.Provider, p provider.Provider) *env {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	log := slog.New(slog.DiscardHandler)
 	return &env{
 		clk: clk, prov: prov, st: st,

@@ -18,15 +18,8 @@ import (
 // crash in between loses neither.
 func (c *Controller) updateClusterNotify(ctx context.Context, name string, fn func(*store.Cluster) error) error {
 	return c.Store.WithTx(ctx, func(q store.Queries) error {
-		cl, err := q.GetCluster(ctx, name)
+		cl, before, err := updateClusterTx(ctx, q, name, fn)
 		if err != nil {
-			return fmt.Errorf("cluster %s: %w", name, err)
-		}
-		before := cl.State
-		if err := fn(cl); err != nil {
-			return err
-		}
-		if err := q.UpdateCluster(ctx, cl); err != nil {
 			return err
 		}
 		var e notify.Event

@@ -26,6 +26,17 @@ type Caller struct {
 // CanSee reports whether the caller may see and change a cluster owned by owner.
 func (c Caller) CanSee(owner string) bool { return c.Admin || c.User == owner }
 
+// visibleCluster reads cluster name through q; one the caller may not see
+// is store.ErrNotFound, as if it did not exist. A nil caller is the
+// control plane itself, which sees every cluster.
+func visibleCluster(ctx context.Context, q store.Queries, caller *Caller, name string) (*store.Cluster, error) {
+	cl, err := q.GetCluster(ctx, name)
+	if err == nil && caller != nil && !caller.CanSee(cl.Owner) {
+		return nil, store.ErrNotFound
+	}
+	return cl, err
+}
+
 // Service carries out cluster requests: it validates, records desired state
 // and answers queries. The controller does the rest.
 type Service struct {
@@ -88,12 +99,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	if err := spec.ValidateName(req.Name); err != nil {
 		return api.Cluster{}, err
 	}
-	sp, err := spec.Build([]byte(req.Request), req.Filename, s.Template, s.Catalog)
+	sp, err := s.BuildSpec(req)
 	if err != nil {
 		return api.Cluster{}, err
-	}
-	if sp.Region == "" {
-		sp.Region = s.DefaultRegion
 	}
 	if len(s.Regions) > 0 && !contains(s.Regions, sp.Region) {
 		return api.Cluster{}, spec.Errors{{Field: "region", Message: fmt.Sprintf("unknown region %q; this provider has %v", sp.Region, s.Regions)}}
@@ -175,24 +183,36 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// BuildSpec merges a create request's spec with the template and the
+// catalog, the region defaulted, as Create stores it (before the region
+// and policy checks).
+func (s *Service) BuildSpec(req api.CreateClusterRequest) (api.ClusterSpec, error) {
+	sp, err := spec.Build([]byte(req.Request), req.Filename, s.Template, s.Catalog)
+	if err != nil {
+		return api.ClusterSpec{}, err
+	}
+	if sp.Region == "" {
+		sp.Region = s.DefaultRegion
+	}
+	return sp, nil
+}
+
 // Delete marks a cluster for deletion: every node is to be terminated, and
 // the controller removes the record once the provider confirms they are gone.
 func (s *Service) Delete(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
-	return s.delete(ctx, caller, name, "deletion requested by "+caller.User)
+	return s.delete(ctx, &caller, name, "deletion requested by "+caller.User)
 }
 
-// delete marks a cluster for deletion, recording why as its event.
-func (s *Service) delete(ctx context.Context, caller Caller, name, why string) (api.Cluster, error) {
+// delete marks a cluster for deletion, recording why as its event; a nil
+// caller is the control plane itself.
+func (s *Service) delete(ctx context.Context, caller *Caller, name, why string) (api.Cluster, error) {
 	var cl *store.Cluster
 	var nodes []*store.Node
 	err := s.Store.WithTx(ctx, func(q store.Queries) error {
 		var err error
-		cl, err = q.GetCluster(ctx, name)
+		cl, err = visibleCluster(ctx, q, caller, name)
 		if err != nil {
 			return err
-		}
-		if !caller.CanSee(cl.Owner) {
-			return store.ErrNotFound
 		}
 		if cl.State != store.ClusterDeleting {
 			cl.State, cl.Reason = store.ClusterDeleting, ""
@@ -228,10 +248,7 @@ func (s *Service) delete(ctx context.Context, caller Caller, name, why string) (
 
 // Get returns one cluster with its recent events.
 func (s *Service) Get(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
-	cl, err := s.Store.GetCluster(ctx, name)
-	if err == nil && !caller.CanSee(cl.Owner) {
-		err = store.ErrNotFound
-	}
+	cl, err := visibleCluster(ctx, s.Store, &caller, name)
 	if err != nil {
 		return api.Cluster{}, clusterErr(name, err)
 	}
@@ -277,10 +294,7 @@ func (s *Service) List(ctx context.Context, caller Caller) ([]api.Cluster, error
 
 // HeadNode returns the registered head node of a cluster the caller may see.
 func (s *Service) HeadNode(ctx context.Context, caller Caller, name string) (*store.Node, error) {
-	cl, err := s.Store.GetCluster(ctx, name)
-	if err == nil && !caller.CanSee(cl.Owner) {
-		err = store.ErrNotFound
-	}
+	cl, err := visibleCluster(ctx, s.Store, &caller, name)
 	if err != nil {
 		return nil, clusterErr(name, err)
 	}

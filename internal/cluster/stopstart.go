@@ -30,11 +30,7 @@ func (s *Service) StopFor(ctx context.Context, name, why string) error {
 // DeleteFor deletes a cluster on the control plane's own account; why is
 // recorded as the cluster's event.
 func (s *Service) DeleteFor(ctx context.Context, name, why string) error {
-	cl, err := s.Store.GetCluster(ctx, name)
-	if err != nil {
-		return clusterErr(name, err)
-	}
-	_, err = s.delete(ctx, Caller{User: cl.Owner, Admin: true}, name, why)
+	_, err := s.delete(ctx, nil, name, why)
 	return err
 }
 
@@ -44,12 +40,9 @@ func (s *Service) stop(ctx context.Context, caller *Caller, name, why string) (a
 	requeued := 0
 	err := s.Store.WithTx(ctx, func(q store.Queries) error {
 		var err error
-		cl, err = q.GetCluster(ctx, name)
+		cl, err = visibleCluster(ctx, q, caller, name)
 		if err != nil {
 			return err
-		}
-		if caller != nil && !caller.CanSee(cl.Owner) {
-			return store.ErrNotFound
 		}
 		switch cl.State {
 		case store.ClusterStopping, store.ClusterStopped:
@@ -110,10 +103,7 @@ func requeueForStop(ctx context.Context, q store.Queries, name string) (int, err
 // running cluster changes nothing; only a stopping or stopped cluster can
 // be started, otherwise the error wraps ErrNotReady.
 func (s *Service) Start(ctx context.Context, caller Caller, name string) (api.Cluster, error) {
-	cl, err := s.Store.GetCluster(ctx, name)
-	if err == nil && !caller.CanSee(cl.Owner) {
-		err = store.ErrNotFound
-	}
+	cl, err := visibleCluster(ctx, s.Store, &caller, name)
 	if err != nil {
 		return api.Cluster{}, clusterErr(name, err)
 	}

@@ -90,3 +90,24 @@ func TestServiceStopStart_States(t *testing.T) {
 		t.Errorf("Stop of a starting cluster: %v", err)
 	}
 }
+
+func TestServiceDeleteFor_DeletesAnyOwnersClusterWithTheReason(t *testing.T) {
+	s, st := newStopService(t, store.ClusterRunning)
+	if err := s.DeleteFor(t.Context(), "nope", "lifetime"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteFor of an unknown cluster = %v, want not found", err)
+	}
+	why := "cluster c1 reached its max_lifetime: it is deleted"
+	if err := s.DeleteFor(t.Context(), "c1", why); err != nil {
+		t.Fatalf("DeleteFor: %v", err)
+	}
+	if cl, _ := st.GetCluster(t.Context(), "c1"); cl.State != store.ClusterDeleting {
+		t.Errorf("state after DeleteFor = %s, want deleting", cl.State)
+	}
+	events, err := st.ListEvents(t.Context(), store.EventFilter{Cluster: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Kind != "cluster.deleting" || events[0].Message != why {
+		t.Errorf("events = %+v, want one cluster.deleting saying why", events)
+	}
+}

@@ -568,15 +568,12 @@ func (w *Watcher) ours(ctx context.Context, r *store.DropboxRequest, req api.Cre
 	return false, nil
 }
 
-// sameSpec reports whether cl's stored spec is the one req makes, built
-// the way the cluster service builds it.
+// sameSpec reports whether cl's stored spec is the one req makes
+// (cluster.Service.BuildSpec).
 func (w *Watcher) sameSpec(cl *store.Cluster, req api.CreateClusterRequest) (bool, error) {
-	sp, err := spec.Build([]byte(req.Request), req.Filename, w.Clusters.Template, w.Clusters.Catalog)
+	sp, err := w.Clusters.BuildSpec(req)
 	if err != nil {
 		return false, nil
-	}
-	if sp.Region == "" {
-		sp.Region = w.Clusters.DefaultRegion
 	}
 	var stored api.ClusterSpec
 	if err := json.Unmarshal(cl.Spec, &stored); err != nil {
@@ -594,8 +591,14 @@ func (w *Watcher) sameSpec(cl *store.Cluster, req api.CreateClusterRequest) (boo
 }
 
 // awaitCreated writes the response once the cluster is running or failed.
+// It is asked every Poll while the cluster is created, so it reads only
+// the cluster's record; the full view (nodes, events, cost) is read once,
+// for the response.
 func (w *Watcher) awaitCreated(ctx context.Context, r *store.DropboxRequest) (bool, error) {
-	cl, err := w.Clusters.Get(ctx, cluster.Caller{User: r.User}, r.Cluster)
+	rec, err := w.Store.GetCluster(ctx, r.Cluster)
+	if err == nil && rec.Owner != r.User {
+		err = store.ErrNotFound // a later cluster of the same name
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		reason := fmt.Sprintf("cluster %q was deleted before it was running", r.Cluster)
 		return w.fail(ctx, r, reason)
@@ -603,8 +606,12 @@ func (w *Watcher) awaitCreated(ctx context.Context, r *store.DropboxRequest) (bo
 	if err != nil {
 		return false, err
 	}
-	switch store.ClusterState(cl.State) {
+	switch rec.State {
 	case store.ClusterRunning:
+		cl, err := w.Clusters.Get(ctx, cluster.Caller{User: r.User}, r.Cluster)
+		if err != nil {
+			return false, err
+		}
 		var buf bytes.Buffer
 		buf.WriteString(cl.LoginAddress + "\n")
 		enc := json.NewEncoder(&buf)
@@ -618,7 +625,7 @@ func (w *Watcher) awaitCreated(ctx context.Context, r *store.DropboxRequest) (bo
 		w.Logger.Info("drop-box: cluster running, response written", "cluster", r.Cluster, "key", ResponseKey(r.Key, SuffixCreated))
 		return true, w.move(ctx, r, store.DropboxDone, "")
 	case store.ClusterFailed:
-		return w.fail(ctx, r, fmt.Sprintf("cluster %q failed: %s", r.Cluster, cl.Reason))
+		return w.fail(ctx, r, fmt.Sprintf("cluster %q failed: %s", r.Cluster, rec.Reason))
 	}
 	return false, nil
 }

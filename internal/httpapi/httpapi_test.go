@@ -27,7 +27,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/httpapi"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -51,11 +51,7 @@ type server struct {
 func newServer(t *testing.T, adjust func(h *httpapi.Handler)) *server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	for _, tok := range []store.Token{
 		{Hash: auth.Hash(annToken), User: "ann", Role: "user"},
 		{Hash: auth.Hash(bobToken), User: "bob", Role: "user"},

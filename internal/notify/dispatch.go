@@ -170,17 +170,17 @@ func (d *Dispatcher) Recipients(ctx context.Context, q store.Queries, user strin
 	if err != nil {
 		return nil, err
 	}
-	disabled := false
+	// owner is the event's user, nil if stratus does not know them.
+	var owner *store.User
 	for _, u := range users {
-		if u.Name == user && u.Disabled {
-			disabled = true
+		if u.Name == user {
+			owner = u
 		}
 	}
+	disabled := owner != nil && owner.Disabled
 	if d.Config.SMTP != nil {
-		for _, u := range users {
-			if u.Name == user && !u.Disabled {
-				add(ChannelEmail, u.Email)
-			}
+		if owner != nil && !disabled {
+			add(ChannelEmail, owner.Email)
 		}
 		for _, u := range users {
 			if u.Role == "admin" && !u.Disabled {

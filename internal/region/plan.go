@@ -314,18 +314,7 @@ func diffRules(want, have []provider.Rule) (missing, extra []provider.Rule) {
 // SortRules returns a sorted copy of rules.
 func SortRules(rules []provider.Rule) []provider.Rule {
 	out := slices.Clone(rules)
-	slices.SortFunc(out, func(a, b provider.Rule) int {
-		if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
-			return c
-		}
-		if a.FromPort != b.FromPort {
-			return a.FromPort - b.FromPort
-		}
-		if a.ToPort != b.ToPort {
-			return a.ToPort - b.ToPort
-		}
-		return strings.Compare(a.CIDR, b.CIDR)
-	})
+	slices.SortFunc(out, provider.CompareRules)
 	return out
 }
 

@@ -3,20 +3,17 @@ package region_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/api"
-	"github.com/stratus-cloud/stratus/internal/clock"
-	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/fake"
 	"github.com/stratus-cloud/stratus/internal/provider/providertest"
 	"github.com/stratus-cloud/stratus/internal/region"
+	"github.com/stratus-cloud/stratus/internal/region/regiontest"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 type env struct {
@@ -31,60 +28,13 @@ type env struct {
 // worker registers as soon as its instance runs.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	p := fake.New(fake.Options{Regions: []string{"fake-1", "fake-2", "fake-3"}})
-	e := &env{
-		svc: &region.Service{
-			Store: st, Provider: p, Resources: p, Catalog: cost.DefaultCatalog(), Clock: clock.Real{},
-			Installation: inst, AgentSecret: "secret", AdvertiseURL: "http://127.0.0.1:1",
-			PollInterval: 2 * time.Millisecond, WorkerTimeout: 5 * time.Second, ImageTimeout: 5 * time.Second,
-		},
-		p: p, st: st, pub: string(providertest.TestPublicKey("me@host")),
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			e.registerRunningWorkers(ctx)
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
+	regiontest.RegisterWorkers(t, st, func(ctx context.Context, n *store.Node) bool {
+		ins, err := p.Describe(ctx, n.Region, provider.Filter{IDs: []string{n.InstanceID}})
+		return err == nil && len(ins) == 1 && ins[0].State == provider.StateRunning
 	})
-	return e
-}
-
-// registerRunningWorkers marks the workers whose instance runs as
-// registered, as their agents would.
-func (e *env) registerRunningWorkers(ctx context.Context) {
-	nodes, err := e.st.ListNodes(ctx, store.NodeFilter{Role: store.RoleWorker})
-	if err != nil {
-		return
-	}
-	for _, n := range nodes {
-		if n.InstanceID == "" || !n.RegisteredAt.IsZero() {
-			continue
-		}
-		ins, err := e.p.Describe(ctx, n.Region, provider.Filter{IDs: []string{n.InstanceID}})
-		if err != nil || len(ins) != 1 || ins[0].State != provider.StateRunning {
-			continue
-		}
-		_ = e.st.WithTx(ctx, func(q store.Queries) error {
-			x, err := q.GetNode(ctx, n.ID)
-			if err != nil {
-				return err
-			}
-			x.RegisteredAt = time.Now()
-			return q.UpdateNode(ctx, x)
-		})
-	}
+	return &env{svc: regiontest.Service(st, p, inst), p: p, st: st, pub: string(providertest.TestPublicKey("me@host"))}
 }
 
 func (e *env) request(regions ...string) api.RegionConfigureRequest {

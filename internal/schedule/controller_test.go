@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +20,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/fake"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 var ada = cluster.Caller{User: "ada"}
@@ -145,11 +144,7 @@ type harness struct {
 
 func newHarness(t *testing.T, start time.Time) *harness {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	clk := clock.NewFake(start)
 	prov := fake.New(fake.Options{Clock: clk, Regions: []string{"fake-1", "fake-2"}})
 	h := &harness{t: t, st: st, prov: prov, clk: clk}

@@ -9,19 +9,17 @@ package scheduler_test
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cluster"
+	"github.com/stratus-cloud/stratus/internal/cluster/clustertest"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/dispatch"
 	"github.com/stratus-cloud/stratus/internal/provider"
@@ -31,6 +29,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -77,11 +76,7 @@ func newAWSEnv(t *testing.T, fo ec2fake.Options) *awsEnv {
 	if err != nil {
 		t.Fatalf("aws.New: %v", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	log := slog.New(slog.DiscardHandler)
 	hub := dispatch.NewHub()
 	capacity := &scheduler.Capacity{Clock: clk}
@@ -130,38 +125,10 @@ func (e *awsEnv) converge(t *testing.T, what string, done func() bool) {
 	t.Fatalf("%s: not done after %d passes; last errors: %v", what, awsMaxPasses, errs[max(len(errs)-3, 0):])
 }
 
-// agents registers the agent of every node whose instance EC2 runs, with
-// the token in that instance's user-data.
+// agents registers the agent of every node whose instance EC2 runs.
 func (e *awsEnv) agents(t *testing.T) {
 	t.Helper()
-	nodes, err := e.st.ListNodes(context.Background(), store.NodeFilter{})
-	if err != nil {
-		t.Fatalf("list nodes: %v", err)
-	}
-	inputs := e.ec2.RunInstancesInputs()
-	for _, n := range nodes {
-		if n.InstanceID == "" || e.registered[n.InstanceID] {
-			continue
-		}
-		in, ok := e.ec2.Instance(n.Region, n.InstanceID)
-		if !ok || in.State.Name != types.InstanceStateNameRunning {
-			continue
-		}
-		var tok string
-		for _, ri := range inputs {
-			if awssdk.ToString(ri.ClientToken) == awssdk.ToString(in.ClientToken) {
-				raw, _ := base64.StdEncoding.DecodeString(awssdk.ToString(ri.UserData))
-				_, tok, _ = strings.Cut(strings.TrimSpace(string(raw)), "# token=")
-			}
-		}
-		_, err := e.clusters.RegisterAgent(context.Background(), tok, api.RegisterRequest{
-			InstanceID: n.InstanceID, Address: awssdk.ToString(in.PrivateIpAddress), Version: "test",
-		})
-		if err != nil {
-			t.Fatalf("agent of instance %s (node %s) cannot register: %v", n.InstanceID, n.ID, err)
-		}
-		e.registered[n.InstanceID] = true
-	}
+	clustertest.RegisterEC2Agents(t, e.st, e.clusters, e.ec2, e.registered)
 }
 
 func (e *awsEnv) job(t *testing.T, id int64) *store.Job {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cluster"
@@ -87,7 +88,7 @@ func dropboxToken(path string, make bool) (string, bool, error) {
 		return tok, false, nil
 	case errors.Is(err, os.ErrNotExist) && make:
 		tok := auth.NewToken("dbx")
-		if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 			return "", false, fmt.Errorf("write drop-box webhook token: %w", err)
 		}
 		return tok, true, nil

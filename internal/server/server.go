@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 	"github.com/stratus-cloud/stratus/internal/auth"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cluster"
@@ -123,8 +124,12 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("%s: %w", opts.CatalogFile, err)
 		}
 	}
+	// The policy is loaded once here; the enforcer is given the rest of
+	// what it needs below, once the store is open.
+	var enf *policy.Enforcer
 	if opts.PolicyFile != "" {
-		if _, err := policy.ReadFile(opts.PolicyFile); err != nil {
+		enf = &policy.Enforcer{Path: opts.PolicyFile}
+		if err := enf.Load(); err != nil {
 			return err
 		}
 	}
@@ -235,19 +240,25 @@ func Run(ctx context.Context, opts Options) error {
 		Clock: clk, Logger: log, AgentSecret: agentSecret, HeartbeatTimeout: opts.HeartbeatTimeout,
 		Wake: runner.Wake, CostSoFar: reporter.SoFar, FleetStatus: sched.FleetStatus, Notify: notifier,
 	}
+	// Schedules (capability 4) run on their own clock, which tests can
+	// move through a file (serve --clock-file).
+	schedClock := clock.Clock(clk)
+	if opts.ClockFile != "" {
+		schedClock = &clock.File{Path: opts.ClockFile}
+	}
 	// Limits on running clusters (lifetime, idle stop, budget) are
-	// enforced by their own controller, given its clock below.
+	// enforced by their own controller. It runs on the schedules' clock,
+	// so that a test can move a cluster past its lifetime, idle time or
+	// budget.
 	var lim *limits.Controller
-	if opts.PolicyFile != "" {
-		enf := &policy.Enforcer{
-			Path: opts.PolicyFile, Catalog: catalog, Store: st, Now: clk.Now,
-			Logger: log.With("component", "policy"), Spent: ownerSpent(reporter, clk),
-		}
-		if err := enf.Load(); err != nil {
-			return err
-		}
+	if enf != nil {
+		enf.Catalog, enf.Store, enf.Now = catalog, st, clk.Now
+		enf.Logger, enf.Spent = log.With("component", "policy"), ownerSpent(reporter, clk)
 		clusters.Policy = enf.Check
-		lim = &limits.Controller{Store: st, Policy: enf.Current, Clusters: clusters, Logger: log.With("component", "limits")}
+		lim = &limits.Controller{
+			Store: st, Policy: enf.Current, Clusters: clusters, Spent: ownerSpent(reporter, schedClock), Notify: notifier,
+			Clock: schedClock, Logger: log.With("component", "limits"),
+		}
 		clusters.StartPolicy = lim.CheckStart
 		clusters.Customisation = enf.Customisation
 	}
@@ -272,17 +283,8 @@ func Run(ctx context.Context, opts Options) error {
 		Store: st, Provider: prov, Resources: regionRes, Catalog: catalog, Clock: clk, Logger: log.With("component", "region"),
 		Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise, Busy: workerBusy(st),
 	}
-	// Schedules (capability 4) run on their own clock, which tests can
-	// move through a file (serve --clock-file).
-	schedClock := clock.Clock(clk)
-	if opts.ClockFile != "" {
-		schedClock = &clock.File{Path: opts.ClockFile}
-	}
-	// The limits run on the schedules' clock too, so that a test can move
-	// a cluster past its lifetime, idle time or budget.
 	var limitsControllers []reconcile.Controller
 	if lim != nil {
-		lim.Clock, lim.Spent, lim.Notify = schedClock, ownerSpent(reporter, schedClock), notifier
 		limitsControllers = append(limitsControllers, lim)
 	}
 	schedules := &schedule.Controller{
@@ -342,7 +344,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if err := writeFileAtomic(filepath.Join(opts.DataDir, URLFile), []byte(url+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(opts.DataDir, URLFile), []byte(url+"\n"), 0o600); err != nil {
 		log.Warn("cannot write server URL file", "err", err)
 	}
 	log.Info("stratus serving", "url", url, "data", opts.DataDir, "provider", prov.Name(), "installation", installation)
@@ -436,32 +438,12 @@ func ensureAdminToken(ctx context.Context, st store.Store, opts Options) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	if created {
-		if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write admin token: %w", err)
 		}
 		fmt.Fprintf(opts.Stdout, "created an admin token and wrote it to %s (mode 0600)\n", path)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // workerBusy reports whether a schedule's run that has not ended is on a

@@ -373,13 +373,13 @@ func (c *checker) duration(path, value string, least, most time.Duration) {
 	case err != nil:
 		c.fail(path, "must be a duration like %s, got %s", durationExample[path], quote(value))
 	case d < least || d > most:
-		c.fail(path, "must be between %s and %s, got %s", shortDuration(least), shortDuration(most), quote(value))
+		c.fail(path, "must be between %s and %s, got %s", ShortDuration(least), ShortDuration(most), quote(value))
 	}
 }
 
-// shortDuration writes d as time.Duration does, without zero minutes and
+// ShortDuration writes d as time.Duration does, without zero minutes and
 // seconds at the end: 24h, 10m, 1h30m, 0s.
-func shortDuration(d time.Duration) string {
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

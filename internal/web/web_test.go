@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/scheduler"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 	"github.com/stratus-cloud/stratus/internal/web"
 )
 
@@ -54,11 +53,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, adjust func(h *httpapi.Handler)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	for _, tok := range []store.Token{
 		{Hash: auth.Hash(annToken), User: "ann", Role: "user"},
 		{Hash: auth.Hash(bobToken), User: "bob", Role: "user"},

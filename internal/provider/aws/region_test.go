@@ -2,7 +2,6 @@ package aws_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,15 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stratus-cloud/stratus/api"
-	"github.com/stratus-cloud/stratus/internal/clock"
-	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/aws/ec2fake"
 	"github.com/stratus-cloud/stratus/internal/provider/providertest"
 	"github.com/stratus-cloud/stratus/internal/region"
+	"github.com/stratus-cloud/stratus/internal/region/regiontest"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const regionInst = "inst1"
@@ -44,73 +42,29 @@ type regionEnv struct {
 
 func newRegionEnv(t *testing.T) *regionEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stratus.db"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	fake := ec2fake.New(ec2fake.Options{CopyDelay: 20 * time.Millisecond})
 	fake.SeedImage(regionHome, baseImage, region.DefaultImage)
 	var rcs []aws.RegionConfig
 	for _, r := range append([]string{regionHome}, regionTargets...) {
 		rcs = append(rcs, aws.RegionConfig{Name: r})
 	}
-	p, err := aws.New(ctx, aws.Options{
+	p, err := aws.New(context.Background(), aws.Options{
 		Regions:      rcs,
 		NewClient:    func(r string) aws.EC2API { return fake.Client(r) },
 		NewIAMClient: func() aws.IAMAPI { return fake.IAM() },
 		UserData:     testUserData,
 	})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	e := &regionEnv{
-		svc: &region.Service{
-			Store: st, Provider: p, Resources: p, Catalog: cost.DefaultCatalog(), Clock: clock.Real{},
-			Installation: regionInst, AgentSecret: "secret", AdvertiseURL: "http://127.0.0.1:1",
-			PollInterval: 2 * time.Millisecond, WorkerTimeout: 5 * time.Second, ImageTimeout: 5 * time.Second,
-		},
-		p: p, fake: fake, st: st, pub: string(providertest.TestPublicKey("me@host")),
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			e.registerRunningWorkers(ctx)
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
+	regiontest.RegisterWorkers(t, st, func(_ context.Context, n *store.Node) bool {
+		in, ok := fake.Instance(n.Region, n.InstanceID)
+		return ok && in.State != nil && in.State.Name == types.InstanceStateNameRunning
 	})
-	return e
-}
-
-func (e *regionEnv) registerRunningWorkers(ctx context.Context) {
-	nodes, err := e.st.ListNodes(ctx, store.NodeFilter{Role: store.RoleWorker})
-	if err != nil {
-		return
-	}
-	for _, n := range nodes {
-		if n.InstanceID == "" || !n.RegisteredAt.IsZero() {
-			continue
-		}
-		in, ok := e.fake.Instance(n.Region, n.InstanceID)
-		if !ok || in.State == nil || in.State.Name != types.InstanceStateNameRunning {
-			continue
-		}
-		_ = e.st.WithTx(ctx, func(q store.Queries) error {
-			x, err := q.GetNode(ctx, n.ID)
-			if err != nil {
-				return err
-			}
-			x.RegisteredAt = time.Now()
-			return q.UpdateNode(ctx, x)
-		})
+	return &regionEnv{
+		svc: regiontest.Service(st, p, regionInst),
+		p:   p, fake: fake, st: st, pub: string(providertest.TestPublicKey("me@host")),
 	}
 }
 

@@ -438,28 +438,8 @@ func toRules(perms []types.IpPermission) []provider.Rule {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b provider.Rule) int {
-		switch {
-		case a.Protocol != b.Protocol:
-			return cmpString(a.Protocol, b.Protocol)
-		case a.FromPort != b.FromPort:
-			return a.FromPort - b.FromPort
-		case a.ToPort != b.ToPort:
-			return a.ToPort - b.ToPort
-		}
-		return cmpString(a.CIDR, b.CIDR)
-	})
+	slices.SortFunc(out, provider.CompareRules)
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func clampPort(n int) int32 {

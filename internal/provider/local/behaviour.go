@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 )
 
 // BehaviourFile is the name of the fault-injection file inside Root.
@@ -140,7 +142,7 @@ func WriteBehaviour(root string, b Behaviour) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(root, BehaviourFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(root, BehaviourFile), append(data, '\n'), 0o644)
 }
 
 // InjectedError is a failure the behaviour file asked for. It is

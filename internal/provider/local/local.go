@@ -98,6 +98,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/agent"
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/provider"
@@ -703,7 +704,7 @@ func (p *Provider) Reclaim(ctx context.Context, region, id string, notice time.D
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(p.InstanceDir(id), agent.InterruptionFile), append(data, '\n'), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(p.InstanceDir(id), agent.InterruptionFile), append(data, '\n'), 0o644); err != nil {
 			return fmt.Errorf("write interruption notice: %w", err)
 		}
 		r.InterruptionAt = at

@@ -722,10 +722,10 @@ func TestLocal_ReusedPIDNotKilled(t *testing.T) {
 	}
 }
 
-// A launch whose agent failed to start is finished by the retry with the
-// same token, as after a crash between persisting the token and starting
-// the process.
-func TestLocal_RetryStartsMissingAgent(t *testing.T) {
+// launchWithFailedAgentStart returns a local cloud whose first agent start
+// fails, after a Launch of launchSpec("a") that failed so.
+func launchWithFailedAgentStart(t *testing.T) *local.Provider {
+	t.Helper()
 	var mu sync.Mutex
 	calls := 0
 	p := newLocal(t, local.Options{AgentCommand: func(dir string) *exec.Cmd {
@@ -740,6 +740,14 @@ func TestLocal_RetryStartsMissingAgent(t *testing.T) {
 	if _, err := p.Launch(context.Background(), launchSpec("a")); err == nil {
 		t.Fatal("Launch with a broken agent command succeeded")
 	}
+	return p
+}
+
+// A launch whose agent failed to start is finished by the retry with the
+// same token, as after a crash between persisting the token and starting
+// the process.
+func TestLocal_RetryStartsMissingAgent(t *testing.T) {
+	p := launchWithFailedAgentStart(t)
 	ins, _ := p.Describe(context.Background(), "local-1", provider.Filter{})
 	if len(ins) != 1 {
 		t.Fatalf("%d instances after the failed start, want 1", len(ins))
@@ -758,20 +766,7 @@ func TestLocal_RetryStartsMissingAgent(t *testing.T) {
 // agent was started (the control plane killed inside Launch): the next call
 // of anyone, here a Describe, finishes it, and exactly one agent runs.
 func TestLocal_AcceptedLaunchBootsWithoutRetry(t *testing.T) {
-	var mu sync.Mutex
-	calls := 0
-	p := newLocal(t, local.Options{AgentCommand: func(dir string) *exec.Cmd {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		if calls == 1 {
-			return exec.Command(filepath.Join(dir, "no-such-binary"))
-		}
-		return helperCommand(dir)
-	}})
-	if _, err := p.Launch(context.Background(), launchSpec("a")); err == nil {
-		t.Fatal("Launch with a broken agent command succeeded")
-	}
+	p := launchWithFailedAgentStart(t)
 	ins, err := p.Describe(context.Background(), "local-1", provider.Filter{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("Describe = %d instances, %v; want 1", len(ins), err)

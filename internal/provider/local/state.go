@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 	"github.com/stratus-cloud/stratus/internal/provider"
 )
 
@@ -150,44 +151,7 @@ func saveState(root string, s *cloudState) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(root, stateFile), append(data, '\n'), 0o600)
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path, then syncs the directory, so readers see the old or
-// the new content and never a torn file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteFile(filepath.Join(root, stateFile), append(data, '\n'), 0o600)
 }
 
 // lockRoot takes the exclusive lock on root/lock, blocking until it is free.

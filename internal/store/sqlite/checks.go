@@ -33,12 +33,7 @@ func (s *Store) DeleteCheckState(ctx context.Context, name string) error {
 
 // AppendCheckResult stores r, assigning its ID.
 func (s *Store) AppendCheckResult(ctx context.Context, r *store.CheckResult) error {
-	cp := *r
-	if err := s.write(ctx, func(q *queries) error { return q.AppendCheckResult(ctx, &cp) }); err != nil {
-		return err
-	}
-	*r = cp
-	return nil
+	return writeCopy(ctx, s, r, (*queries).AppendCheckResult)
 }
 
 // ListCheckResults returns a check's results, newest first.
@@ -109,14 +104,7 @@ func scanCheckState(sc scanner) (*store.CheckState, error) {
 }
 
 func (q *queries) GetCheckState(ctx context.Context, name string) (*store.CheckState, error) {
-	c, err := scanCheckState(q.db.QueryRowContext(ctx, `SELECT `+checkStateCols+` FROM check_states WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("check %q: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get check %q: %w", name, err)
-	}
-	return c, nil
+	return queryOne(ctx, q, fmt.Sprintf("check %q", name), scanCheckState, `SELECT `+checkStateCols+` FROM check_states WHERE name = ?`, name)
 }
 
 func (q *queries) ListCheckStates(ctx context.Context) ([]*store.CheckState, error) {
@@ -124,13 +112,9 @@ func (q *queries) ListCheckStates(ctx context.Context) ([]*store.CheckState, err
 }
 
 func (q *queries) DeleteCheckState(ctx context.Context, name string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM check_states WHERE name = ?`, name)
+	n, err := q.execCount(ctx, fmt.Sprintf("delete check %q", name), `DELETE FROM check_states WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("delete check %q: %w", name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("delete check %q: %w", name, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("check %q: %w", name, store.ErrNotFound)
@@ -237,13 +221,5 @@ func (q *queries) PruneCheckResults(ctx context.Context, check string, keep int,
 		query += ` AND id < COALESCE((SELECT id FROM check_results WHERE check_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)`
 		args = append(args, check, keep-1)
 	}
-	res, err := q.db.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, fmt.Errorf("prune results of check %q: %w", check, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return 0, fmt.Errorf("prune results of check %q: %w", check, err)
-	}
-	return n, nil
+	return q.execCount(ctx, fmt.Sprintf("prune results of check %q", check), query, args...)
 }

@@ -12,12 +12,7 @@ import (
 
 // CreateCluster inserts c; see store.Queries.
 func (s *Store) CreateCluster(ctx context.Context, c *store.Cluster) error {
-	cp := *c
-	if err := s.write(ctx, func(q *queries) error { return q.CreateCluster(ctx, &cp) }); err != nil {
-		return err
-	}
-	*c = cp
-	return nil
+	return writeCopy(ctx, s, c, (*queries).CreateCluster)
 }
 
 // GetCluster returns the named cluster; store.ErrNotFound if absent.
@@ -32,12 +27,7 @@ func (s *Store) ListClusters(ctx context.Context) ([]*store.Cluster, error) {
 
 // UpdateCluster writes c if its Version is current; see store.Queries.
 func (s *Store) UpdateCluster(ctx context.Context, c *store.Cluster) error {
-	cp := *c
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateCluster(ctx, &cp) }); err != nil {
-		return err
-	}
-	*c = cp
-	return nil
+	return writeCopy(ctx, s, c, (*queries).UpdateCluster)
 }
 
 // DeleteCluster removes the cluster record; store.ErrNotFound if absent.
@@ -100,15 +90,8 @@ func (q *queries) CreateCluster(ctx context.Context, c *store.Cluster) error {
 }
 
 func (q *queries) GetCluster(ctx context.Context, name string) (*store.Cluster, error) {
-	c, err := scanCluster(q.db.QueryRowContext(ctx,
-		`SELECT `+clusterColumns+` FROM clusters WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("cluster %q: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get cluster %q: %w", name, err)
-	}
-	return c, nil
+	return queryOne(ctx, q, fmt.Sprintf("cluster %q", name), scanCluster,
+		`SELECT `+clusterColumns+` FROM clusters WHERE name = ?`, name)
 }
 
 func (q *queries) ListClusters(ctx context.Context) ([]*store.Cluster, error) {
@@ -136,16 +119,12 @@ func (q *queries) UpdateCluster(ctx context.Context, c *store.Cluster) error {
 		return err
 	}
 	updated := q.stamp()
-	res, err := q.db.ExecContext(ctx,
+	n, err := q.execCount(ctx, fmt.Sprintf("update cluster %q", c.Name),
 		`UPDATE clusters SET owner = ?, state = ?, reason = ?, spec = ?, updated_at = ?, version = version + 1
 		 WHERE name = ? AND version = ?`,
 		c.Owner, string(c.State), c.Reason, string(c.Spec), updated.UnixNano(), c.Name, c.Version)
 	if err != nil {
-		return fmt.Errorf("update cluster %q: %w", c.Name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update cluster %q: %w", c.Name, err)
+		return err
 	}
 	if n == 0 {
 		return q.missingOrConflict(ctx, "cluster", `SELECT version FROM clusters WHERE name = ?`, c.Name, c.Version)
@@ -156,13 +135,9 @@ func (q *queries) UpdateCluster(ctx context.Context, c *store.Cluster) error {
 }
 
 func (q *queries) DeleteCluster(ctx context.Context, name string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM clusters WHERE name = ?`, name)
+	n, err := q.execCount(ctx, fmt.Sprintf("delete cluster %q", name), `DELETE FROM clusters WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("cluster %q: %w", name, store.ErrNotFound)

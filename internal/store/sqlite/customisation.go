@@ -81,14 +81,10 @@ func (q *queries) RecordCustomisationReport(ctx context.Context, cluster, node s
 	if !ok {
 		return false, fmt.Errorf("record customisation report of %s: cluster %q: %w", node, cluster, store.ErrNotFound)
 	}
-	res, err := q.db.ExecContext(ctx, `INSERT INTO customisation_reports (cluster, node, generation) VALUES (?, ?, ?)
+	n, err := q.execCount(ctx, fmt.Sprintf("record customisation report of %s", node), `INSERT INTO customisation_reports (cluster, node, generation) VALUES (?, ?, ?)
 		ON CONFLICT (node, generation) DO NOTHING`, cluster, node, generation)
 	if err != nil {
-		return false, fmt.Errorf("record customisation report of %s: %w", node, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return false, fmt.Errorf("record customisation report of %s: %w", node, err)
+		return false, err
 	}
 	return n == 1, nil
 }

@@ -12,12 +12,7 @@ import (
 
 // CreateDropboxRequest inserts r, assigning its ID.
 func (s *Store) CreateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
-	cp := *r
-	if err := s.write(ctx, func(q *queries) error { return q.CreateDropboxRequest(ctx, &cp) }); err != nil {
-		return err
-	}
-	*r = cp
-	return nil
+	return writeCopy(ctx, s, r, (*queries).CreateDropboxRequest)
 }
 
 // GetDropboxRequest returns the request of key at version etag.
@@ -32,12 +27,7 @@ func (s *Store) ListDropboxRequests(ctx context.Context, f store.DropboxFilter) 
 
 // UpdateDropboxRequest writes r if its Version is current.
 func (s *Store) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequest) error {
-	cp := *r
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateDropboxRequest(ctx, &cp) }); err != nil {
-		return err
-	}
-	*r = cp
-	return nil
+	return writeCopy(ctx, s, r, (*queries).UpdateDropboxRequest)
 }
 
 // PruneDropboxRequests deletes done requests last updated before before.
@@ -130,16 +120,12 @@ func (q *queries) UpdateDropboxRequest(ctx context.Context, r *store.DropboxRequ
 	if ta.err != nil {
 		return fmt.Errorf("update drop-box request %d: %w", r.ID, ta.err)
 	}
-	res, err := q.db.ExecContext(ctx, `UPDATE dropbox_requests
+	n, err := q.execCount(ctx, fmt.Sprintf("update drop-box request %d", r.ID), `UPDATE dropbox_requests
 		SET user_name = ?, cluster = ?, kind = ?, stage = ?, reason = ?, updated_at = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		r.User, r.Cluster, r.Kind, string(r.Stage), r.Reason, updatedArg, r.ID, r.Version)
 	if err != nil {
-		return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update drop-box request %d: %w", r.ID, err)
+		return err
 	}
 	if n == 0 {
 		return q.staleRow(ctx, fmt.Sprintf("drop-box request %d", r.ID), `SELECT version FROM dropbox_requests WHERE id = ?`, r.ID, r.Version)
@@ -155,14 +141,6 @@ func (q *queries) PruneDropboxRequests(ctx context.Context, before time.Time) (i
 	if ta.err != nil {
 		return 0, fmt.Errorf("prune drop-box requests: %w", ta.err)
 	}
-	res, err := q.db.ExecContext(ctx, `DELETE FROM dropbox_requests WHERE stage = ? AND updated_at < ?`,
+	return q.execCount(ctx, "prune drop-box requests", `DELETE FROM dropbox_requests WHERE stage = ? AND updated_at < ?`,
 		string(store.DropboxDone), beforeArg)
-	if err != nil {
-		return 0, fmt.Errorf("prune drop-box requests: %w", err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return 0, fmt.Errorf("prune drop-box requests: %w", err)
-	}
-	return n, nil
 }

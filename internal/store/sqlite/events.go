@@ -10,12 +10,7 @@ import (
 
 // AppendEvent stores e and sets its ID (and its Time, if zero).
 func (s *Store) AppendEvent(ctx context.Context, e *store.Event) error {
-	cp := *e
-	if err := s.write(ctx, func(q *queries) error { return q.AppendEvent(ctx, &cp) }); err != nil {
-		return err
-	}
-	*e = cp
-	return nil
+	return writeCopy(ctx, s, e, (*queries).AppendEvent)
 }
 
 // ListEvents returns matching events, newest first.

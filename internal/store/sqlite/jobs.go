@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,12 +15,7 @@ import (
 // CreateJob inserts j, assigning j.ID; see store.JobQueries. A zero
 // SubmittedAt is set to the current time.
 func (s *Store) CreateJob(ctx context.Context, j *store.Job) error {
-	cp := *j
-	if err := s.write(ctx, func(q *queries) error { return q.CreateJob(ctx, &cp) }); err != nil {
-		return err
-	}
-	*j = cp
-	return nil
+	return writeCopy(ctx, s, j, (*queries).CreateJob)
 }
 
 // GetJob returns the job with that id; store.ErrNotFound if absent.
@@ -36,12 +30,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, 
 
 // UpdateJob writes j if its Version is current; see store.JobQueries.
 func (s *Store) UpdateJob(ctx context.Context, j *store.Job) error {
-	cp := *j
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateJob(ctx, &cp) }); err != nil {
-		return err
-	}
-	*j = cp
-	return nil
+	return writeCopy(ctx, s, j, (*queries).UpdateJob)
 }
 
 // jobMutable are the job columns an update writes, in jobArgs order: all
@@ -172,14 +161,7 @@ func (q *queries) CreateJob(ctx context.Context, j *store.Job) error {
 }
 
 func (q *queries) GetJob(ctx context.Context, id int64) (*store.Job, error) {
-	j, err := scanJob(q.db.QueryRowContext(ctx, jobSelect+` WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("job %d: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get job %d: %w", id, err)
-	}
-	return j, nil
+	return queryOne(ctx, q, fmt.Sprintf("job %d", id), scanJob, jobSelect+` WHERE id = ?`, id)
 }
 
 func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]*store.Job, error) {
@@ -232,13 +214,9 @@ func (q *queries) UpdateJob(ctx context.Context, j *store.Job) error {
 		return fmt.Errorf("update job %d: %w", j.ID, err)
 	}
 	args = append(args, j.ID, j.Version)
-	res, err := q.db.ExecContext(ctx, jobUpdate, args...)
+	rows, err := q.execCount(ctx, fmt.Sprintf("update job %d", j.ID), jobUpdate, args...)
 	if err != nil {
-		return fmt.Errorf("update job %d: %w", j.ID, err)
-	}
-	rows, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update job %d: %w", j.ID, err)
+		return err
 	}
 	if rows == 0 {
 		return q.staleRow(ctx, fmt.Sprintf("job %d", j.ID), `SELECT version FROM jobs WHERE id = ?`, j.ID, j.Version)

@@ -58,14 +58,7 @@ func scanClusterLimits(sc scanner) (*store.ClusterLimits, error) {
 }
 
 func (q *queries) GetClusterLimits(ctx context.Context, cluster string) (*store.ClusterLimits, error) {
-	l, err := scanClusterLimits(q.db.QueryRowContext(ctx, `SELECT `+clusterLimitsCols+` FROM cluster_limits WHERE cluster = ?`, cluster))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("limits of cluster %q: %w", cluster, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get limits of cluster %q: %w", cluster, err)
-	}
-	return l, nil
+	return queryOne(ctx, q, fmt.Sprintf("limits of cluster %q", cluster), scanClusterLimits, `SELECT `+clusterLimitsCols+` FROM cluster_limits WHERE cluster = ?`, cluster)
 }
 
 func (q *queries) PutClusterLimits(ctx context.Context, l *store.ClusterLimits) error {
@@ -103,13 +96,9 @@ func (q *queries) ListClusterLimits(ctx context.Context) ([]*store.ClusterLimits
 }
 
 func (q *queries) DeleteClusterLimits(ctx context.Context, cluster string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM cluster_limits WHERE cluster = ?`, cluster)
+	n, err := q.execCount(ctx, fmt.Sprintf("delete limits of cluster %q", cluster), `DELETE FROM cluster_limits WHERE cluster = ?`, cluster)
 	if err != nil {
-		return fmt.Errorf("delete limits of cluster %q: %w", cluster, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("delete limits of cluster %q: %w", cluster, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("limits of cluster %q: %w", cluster, store.ErrNotFound)

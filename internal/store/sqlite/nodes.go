@@ -13,12 +13,7 @@ import (
 // CreateNode inserts n; see store.Queries. A node's non-empty TokenHash must
 // be unique: a second node with the same one is store.ErrConflict.
 func (s *Store) CreateNode(ctx context.Context, n *store.Node) error {
-	cp := *n
-	if err := s.write(ctx, func(q *queries) error { return q.CreateNode(ctx, &cp) }); err != nil {
-		return err
-	}
-	*n = cp
-	return nil
+	return writeCopy(ctx, s, n, (*queries).CreateNode)
 }
 
 // GetNode returns the node with that id; store.ErrNotFound if absent.
@@ -38,12 +33,7 @@ func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter) ([]*store.Nod
 
 // UpdateNode writes n if its Version is current; see store.Queries.
 func (s *Store) UpdateNode(ctx context.Context, n *store.Node) error {
-	cp := *n
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateNode(ctx, &cp) }); err != nil {
-		return err
-	}
-	*n = cp
-	return nil
+	return writeCopy(ctx, s, n, (*queries).UpdateNode)
 }
 
 // DeleteNode removes the node record; store.ErrNotFound if absent.
@@ -139,14 +129,7 @@ func (q *queries) CreateNode(ctx context.Context, n *store.Node) error {
 }
 
 func (q *queries) GetNode(ctx context.Context, id string) (*store.Node, error) {
-	n, err := scanNode(q.db.QueryRowContext(ctx, nodeSelect+` WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get node %q: %w", id, err)
-	}
-	return n, nil
+	return queryOne(ctx, q, fmt.Sprintf("node %q", id), scanNode, nodeSelect+` WHERE id = ?`, id)
 }
 
 func (q *queries) GetNodeByTokenHash(ctx context.Context, hash string) (*store.Node, error) {
@@ -227,13 +210,9 @@ func (q *queries) UpdateNode(ctx context.Context, n *store.Node) error {
 }
 
 func (q *queries) DeleteNode(ctx context.Context, id string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, id)
+	n, err := q.execCount(ctx, fmt.Sprintf("delete node %q", id), `DELETE FROM nodes WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("delete node %q: %w", id, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("delete node %q: %w", id, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("node %q: %w", id, store.ErrNotFound)

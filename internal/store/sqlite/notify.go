@@ -60,12 +60,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 
 // UpdateDelivery writes d if its Version is current.
 func (s *Store) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
-	cp := *d
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateDelivery(ctx, &cp) }); err != nil {
-		return err
-	}
-	*d = cp
-	return nil
+	return writeCopy(ctx, s, d, (*queries).UpdateDelivery)
 }
 
 func (q *queries) AddNotification(ctx context.Context, n *store.Notification) (bool, error) {
@@ -128,14 +123,7 @@ func scanNotification(sc scanner) (*store.Notification, error) {
 }
 
 func (q *queries) GetNotification(ctx context.Context, id int64) (*store.Notification, error) {
-	n, err := scanNotification(q.db.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("notification %d: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get notification %d: %w", id, err)
-	}
-	return n, nil
+	return queryOne(ctx, q, fmt.Sprintf("notification %d", id), scanNotification, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id)
 }
 
 func (q *queries) ListNotifications(ctx context.Context, f store.NotificationFilter) ([]*store.Notification, error) {
@@ -256,15 +244,11 @@ func (q *queries) UpdateDelivery(ctx context.Context, d *store.Delivery) error {
 	if ta.err != nil {
 		return fmt.Errorf("update delivery %d: %w", d.ID, ta.err)
 	}
-	res, err := q.db.ExecContext(ctx, `UPDATE notification_deliveries SET state = ?, attempts = ?, next_attempt = ?,
+	n, err := q.execCount(ctx, fmt.Sprintf("update delivery %d", d.ID), `UPDATE notification_deliveries SET state = ?, attempts = ?, next_attempt = ?,
 		last_error = ?, sent_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 		string(d.State), d.Attempts, next, d.LastError, sent, d.ID, d.Version)
 	if err != nil {
-		return fmt.Errorf("update delivery %d: %w", d.ID, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update delivery %d: %w", d.ID, err)
+		return err
 	}
 	if n == 0 {
 		return q.staleRow(ctx, fmt.Sprintf("delivery %d", d.ID), `SELECT version FROM notification_deliveries WHERE id = ?`, d.ID, d.Version)
@@ -296,15 +280,7 @@ func (q *queries) PruneNotifications(ctx context.Context, before time.Time) (int
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM notification_deliveries WHERE notification IN (`+done+`)`, beforeArg); err != nil {
 		return 0, fmt.Errorf("prune notifications: %w", err)
 	}
-	res, err := q.db.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (`+done+`)`, beforeArg)
-	if err != nil {
-		return 0, fmt.Errorf("prune notifications: %w", err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return 0, fmt.Errorf("prune notifications: %w", err)
-	}
-	return n, nil
+	return q.execCount(ctx, "prune notifications", `DELETE FROM notifications WHERE id IN (`+done+`)`, beforeArg)
 }
 
 // NextDeliveryDue returns when the next pending delivery is due.

@@ -10,12 +10,7 @@ import (
 
 // AppendJobOutput stores c, assigning c.Seq (and its Time, if zero).
 func (s *Store) AppendJobOutput(ctx context.Context, c *store.OutputChunk) error {
-	cp := *c
-	if err := s.write(ctx, func(q *queries) error { return q.AppendJobOutput(ctx, &cp) }); err != nil {
-		return err
-	}
-	*c = cp
-	return nil
+	return writeCopy(ctx, s, c, (*queries).AppendJobOutput)
 }
 
 // ListJobOutput returns a job's chunks with Seq > after, in Seq order, at

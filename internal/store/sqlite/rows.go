@@ -32,6 +32,20 @@ func queryAll[T any](ctx context.Context, q *queries, what string, scan func(sca
 	return out, nil
 }
 
+// queryOne runs query and scans the row it returns with scan. name is the
+// record in messages ("job 7"): no row is store.ErrNotFound, and other
+// errors begin "get " and name.
+func queryOne[T any](ctx context.Context, q *queries, name string, scan func(scanner) (*T, error), query string, args ...any) (*T, error) {
+	v, err := scan(q.db.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", name, err)
+	}
+	return v, nil
+}
+
 // newTimes returns the times of a record being created, given as first
 // (when it was created or seen) and updated: first defaults to now and
 // updated to first.

@@ -13,12 +13,7 @@ import (
 
 // CreateSchedule inserts s; see store.SchedulesQueries.
 func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
-	cp := *sc
-	if err := s.write(ctx, func(q *queries) error { return q.CreateSchedule(ctx, &cp) }); err != nil {
-		return err
-	}
-	*sc = cp
-	return nil
+	return writeCopy(ctx, s, sc, (*queries).CreateSchedule)
 }
 
 // GetSchedule returns the named schedule; store.ErrNotFound if absent.
@@ -33,12 +28,7 @@ func (s *Store) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
 
 // UpdateSchedule writes sc if its Version is current; see store.SchedulesQueries.
 func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) error {
-	cp := *sc
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateSchedule(ctx, &cp) }); err != nil {
-		return err
-	}
-	*sc = cp
-	return nil
+	return writeCopy(ctx, s, sc, (*queries).UpdateSchedule)
 }
 
 // DeleteSchedule removes the schedule and its runs; store.ErrNotFound if absent.
@@ -48,12 +38,7 @@ func (s *Store) DeleteSchedule(ctx context.Context, name string) error {
 
 // CreateScheduleRun inserts r, assigning its ID and Number.
 func (s *Store) CreateScheduleRun(ctx context.Context, r *store.ScheduleRun) error {
-	cp := *r
-	if err := s.write(ctx, func(q *queries) error { return q.CreateScheduleRun(ctx, &cp) }); err != nil {
-		return err
-	}
-	*r = cp
-	return nil
+	return writeCopy(ctx, s, r, (*queries).CreateScheduleRun)
 }
 
 // GetScheduleRun returns one run of a schedule; store.ErrNotFound if absent.
@@ -68,12 +53,7 @@ func (s *Store) ListScheduleRuns(ctx context.Context, f store.ScheduleRunFilter)
 
 // UpdateScheduleRun writes r if its Version is current.
 func (s *Store) UpdateScheduleRun(ctx context.Context, r *store.ScheduleRun) error {
-	cp := *r
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateScheduleRun(ctx, &cp) }); err != nil {
-		return err
-	}
-	*r = cp
-	return nil
+	return writeCopy(ctx, s, r, (*queries).UpdateScheduleRun)
 }
 
 // SetScheduleRunOutput replaces a run's output.
@@ -174,14 +154,7 @@ func (q *queries) CreateSchedule(ctx context.Context, sc *store.Schedule) error 
 }
 
 func (q *queries) GetSchedule(ctx context.Context, name string) (*store.Schedule, error) {
-	sc, err := scanSchedule(q.db.QueryRowContext(ctx, scheduleSelect+` WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("schedule %q: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get schedule %q: %w", name, err)
-	}
-	return sc, nil
+	return queryOne(ctx, q, fmt.Sprintf("schedule %q", name), scanSchedule, scheduleSelect+` WHERE name = ?`, name)
 }
 
 func (q *queries) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
@@ -209,13 +182,9 @@ func (q *queries) UpdateSchedule(ctx context.Context, sc *store.Schedule) error 
 	if err != nil {
 		return fmt.Errorf("update schedule %q: %w", sc.Name, err)
 	}
-	res, err := q.db.ExecContext(ctx, scheduleUpdate, append(args, sc.Name, sc.Version)...)
+	n, err := q.execCount(ctx, fmt.Sprintf("update schedule %q", sc.Name), scheduleUpdate, append(args, sc.Name, sc.Version)...)
 	if err != nil {
-		return fmt.Errorf("update schedule %q: %w", sc.Name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update schedule %q: %w", sc.Name, err)
+		return err
 	}
 	if n == 0 {
 		return q.missingOrConflict(ctx, "schedule", `SELECT version FROM schedules WHERE name = ?`, sc.Name, sc.Version)
@@ -225,13 +194,9 @@ func (q *queries) UpdateSchedule(ctx context.Context, sc *store.Schedule) error 
 }
 
 func (q *queries) DeleteSchedule(ctx context.Context, name string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM schedules WHERE name = ?`, name)
+	n, err := q.execCount(ctx, fmt.Sprintf("delete schedule %q", name), `DELETE FROM schedules WHERE name = ?`, name)
 	if err != nil {
-		return fmt.Errorf("delete schedule %q: %w", name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("delete schedule %q: %w", name, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("schedule %q: %w", name, store.ErrNotFound)
@@ -308,14 +273,7 @@ func (q *queries) CreateScheduleRun(ctx context.Context, r *store.ScheduleRun) e
 }
 
 func (q *queries) GetScheduleRun(ctx context.Context, schedule string, number int) (*store.ScheduleRun, error) {
-	r, err := scanRun(q.db.QueryRowContext(ctx, runSelect+` WHERE schedule = ? AND number = ?`, schedule, number))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("run %d of schedule %q: %w", number, schedule, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get run %d of schedule %q: %w", number, schedule, err)
-	}
-	return r, nil
+	return queryOne(ctx, q, fmt.Sprintf("run %d of schedule %q", number, schedule), scanRun, runSelect+` WHERE schedule = ? AND number = ?`, schedule, number)
 }
 
 func (q *queries) ListScheduleRuns(ctx context.Context, f store.ScheduleRunFilter) ([]*store.ScheduleRun, error) {
@@ -361,13 +319,9 @@ func (q *queries) UpdateScheduleRun(ctx context.Context, r *store.ScheduleRun) e
 	if err != nil {
 		return fmt.Errorf("update schedule run %d: %w", r.ID, err)
 	}
-	res, err := q.db.ExecContext(ctx, runUpdate, append(args, r.ID, r.Version)...)
+	n, err := q.execCount(ctx, fmt.Sprintf("update schedule run %d", r.ID), runUpdate, append(args, r.ID, r.Version)...)
 	if err != nil {
-		return fmt.Errorf("update schedule run %d: %w", r.ID, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update schedule run %d: %w", r.ID, err)
+		return err
 	}
 	if n == 0 {
 		return q.staleRow(ctx, fmt.Sprintf("schedule run %d", r.ID), `SELECT version FROM schedule_runs WHERE id = ?`, r.ID, r.Version)
@@ -380,13 +334,9 @@ func (q *queries) SetScheduleRunOutput(ctx context.Context, id int64, output []b
 	if output == nil {
 		output = []byte{}
 	}
-	res, err := q.db.ExecContext(ctx, `UPDATE schedule_runs SET output = ? WHERE id = ?`, output, id)
+	n, err := q.execCount(ctx, fmt.Sprintf("set output of schedule run %d", id), `UPDATE schedule_runs SET output = ? WHERE id = ?`, output, id)
 	if err != nil {
-		return fmt.Errorf("set output of schedule run %d: %w", id, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("set output of schedule run %d: %w", id, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("schedule run %d: %w", id, store.ErrNotFound)

@@ -253,6 +253,18 @@ func (s *Store) write(ctx context.Context, fn func(q *queries) error) error {
 	return s.WithTx(ctx, func(q store.Queries) error { return fn(q.(*queries)) })
 }
 
+// writeCopy runs fn on a copy of *v in its own transaction and sets *v to
+// the copy only once the transaction has committed: a failed write leaves
+// *v as it was.
+func writeCopy[T any](ctx context.Context, s *Store, v *T, fn func(q *queries, ctx context.Context, v *T) error) error {
+	cp := *v
+	if err := s.write(ctx, func(q *queries) error { return fn(q, ctx, &cp) }); err != nil {
+		return err
+	}
+	*v = cp
+	return nil
+}
+
 // dbtx is what queries needs: *sql.DB and *sql.Tx both have it.
 type dbtx interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -319,6 +331,20 @@ func isUniqueViolation(err error) bool {
 	}
 	c := se.Code()
 	return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// execCount runs a statement and returns how many rows it changed; its
+// errors are wrapped in what ("delete node \"n1\"").
+func (q *queries) execCount(ctx context.Context, what, query string, args ...any) (int64, error) {
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return n, nil
 }
 
 // affected returns the number of rows a statement changed.

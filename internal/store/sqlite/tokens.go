@@ -11,12 +11,7 @@ import (
 
 // CreateToken stores a token hash; store.ErrConflict if the hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	cp := *t
-	if err := s.write(ctx, func(q *queries) error { return q.CreateToken(ctx, &cp) }); err != nil {
-		return err
-	}
-	*t = cp
-	return nil
+	return writeCopy(ctx, s, t, (*queries).CreateToken)
 }
 
 // GetTokenByHash returns the token with that hash; store.ErrNotFound if absent.

@@ -15,12 +15,7 @@ import (
 // store.JobQueries. A zero Start is set to the current time; a non-zero End
 // is an error (periods are closed with CloseUsage).
 func (s *Store) OpenUsage(ctx context.Context, u *store.Usage) error {
-	cp := *u
-	if err := s.write(ctx, func(q *queries) error { return q.OpenUsage(ctx, &cp) }); err != nil {
-		return err
-	}
-	*u = cp
-	return nil
+	return writeCopy(ctx, s, u, (*queries).OpenUsage)
 }
 
 // CloseUsage sets the End of an open period; store.ErrNotFound if no open
@@ -87,13 +82,9 @@ func (q *queries) CloseUsage(ctx context.Context, id int64, end time.Time) error
 	if end.UnixNano() < start {
 		return fmt.Errorf("close usage %d: end %s is before its start %s", id, end.UTC(), time.Unix(0, start).UTC())
 	}
-	res, err := q.db.ExecContext(ctx, `UPDATE usage SET end_at = ? WHERE id = ? AND end_at IS NULL`, endArg, id)
+	n, err := q.execCount(ctx, fmt.Sprintf("close usage %d", id), `UPDATE usage SET end_at = ? WHERE id = ? AND end_at IS NULL`, endArg, id)
 	if err != nil {
-		return fmt.Errorf("close usage %d: %w", id, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("close usage %d: %w", id, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("open usage period %d: %w", id, store.ErrNotFound)

@@ -11,12 +11,7 @@ import (
 
 // CreateUser inserts u; store.ErrConflict if the name exists.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	cp := *u
-	if err := s.write(ctx, func(q *queries) error { return q.CreateUser(ctx, &cp) }); err != nil {
-		return err
-	}
-	*u = cp
-	return nil
+	return writeCopy(ctx, s, u, (*queries).CreateUser)
 }
 
 // GetUser returns the user; store.ErrNotFound if absent.
@@ -31,22 +26,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
 
 // UpdateUser writes u if its Version is current.
 func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
-	cp := *u
-	if err := s.write(ctx, func(q *queries) error { return q.UpdateUser(ctx, &cp) }); err != nil {
-		return err
-	}
-	*u = cp
-	return nil
+	return writeCopy(ctx, s, u, (*queries).UpdateUser)
 }
 
 // AppendAudit stores e, assigning its ID.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
-	cp := *e
-	if err := s.write(ctx, func(q *queries) error { return q.AppendAudit(ctx, &cp) }); err != nil {
-		return err
-	}
-	*e = cp
-	return nil
+	return writeCopy(ctx, s, e, (*queries).AppendAudit)
 }
 
 // ListAudit returns matching entries, oldest first.
@@ -104,14 +89,7 @@ func scanUser(sc scanner) (*store.User, error) {
 }
 
 func (q *queries) GetUser(ctx context.Context, name string) (*store.User, error) {
-	u, err := scanUser(q.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get user %q: %w", name, err)
-	}
-	return u, nil
+	return queryOne(ctx, q, fmt.Sprintf("user %q", name), scanUser, `SELECT `+userColumns+` FROM users WHERE name = ?`, name)
 }
 
 func (q *queries) ListUsers(ctx context.Context) ([]*store.User, error) {
@@ -135,15 +113,11 @@ func (q *queries) ListUsers(ctx context.Context) ([]*store.User, error) {
 }
 
 func (q *queries) UpdateUser(ctx context.Context, u *store.User) error {
-	res, err := q.db.ExecContext(ctx,
+	n, err := q.execCount(ctx, fmt.Sprintf("update user %q", u.Name),
 		`UPDATE users SET email = ?, role = ?, disabled = ?, version = version + 1 WHERE name = ? AND version = ?`,
 		u.Email, u.Role, boolArg(u.Disabled), u.Name, u.Version)
 	if err != nil {
-		return fmt.Errorf("update user %q: %w", u.Name, err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return fmt.Errorf("update user %q: %w", u.Name, err)
+		return err
 	}
 	if n == 0 {
 		return q.missingOrConflict(ctx, "user", `SELECT version FROM users WHERE name = ?`, u.Name, u.Version)

@@ -654,11 +654,7 @@ func instanceTags(specs []types.TagSpecification) (map[string]string, error) {
 func fingerprint(in *ec2.RunInstancesInput) string {
 	c := *in
 	c.ClientToken = nil
-	b, err := json.Marshal(c)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
+	return jsonFingerprint(c)
 }
 
 func cloneRunInput(in *ec2.RunInstancesInput) *ec2.RunInstancesInput {
@@ -907,6 +903,15 @@ func (f *Fake) lookup(r *region, ids []string) ([]*instance, error) {
 	return out, nil
 }
 
+// beginChange begins a state-changing call (see begin) and resolves its
+// instance ids in region (see lookup). The caller holds f.mu.
+func (f *Fake) beginChange(ctx context.Context, action string, dryRun *bool, region string, ids []string) ([]*instance, error) {
+	if err := f.begin(ctx, action, dryRun); err != nil {
+		return nil, err
+	}
+	return f.lookup(f.region(region), ids)
+}
+
 func incorrectState(id, verb string) error {
 	return APIError("IncorrectInstanceState", fmt.Sprintf("The instance '%s' is not in a state from which it can be %s.", id, verb))
 }
@@ -936,10 +941,7 @@ func (c *Client) StartInstances(ctx context.Context, in *ec2.StartInstancesInput
 	if in == nil {
 		in = &ec2.StartInstancesInput{}
 	}
-	if err := f.begin(ctx, ActionStartInstances, in.DryRun); err != nil {
-		return nil, err
-	}
-	insts, err := f.lookup(f.region(c.region), in.InstanceIds)
+	insts, err := f.beginChange(ctx, ActionStartInstances, in.DryRun, c.region, in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}
@@ -971,10 +973,7 @@ func (c *Client) StopInstances(ctx context.Context, in *ec2.StopInstancesInput, 
 	if in == nil {
 		in = &ec2.StopInstancesInput{}
 	}
-	if err := f.begin(ctx, ActionStopInstances, in.DryRun); err != nil {
-		return nil, err
-	}
-	insts, err := f.lookup(f.region(c.region), in.InstanceIds)
+	insts, err := f.beginChange(ctx, ActionStopInstances, in.DryRun, c.region, in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}
@@ -1008,10 +1007,7 @@ func (c *Client) TerminateInstances(ctx context.Context, in *ec2.TerminateInstan
 	if in == nil {
 		in = &ec2.TerminateInstancesInput{}
 	}
-	if err := f.begin(ctx, ActionTerminateInstances, in.DryRun); err != nil {
-		return nil, err
-	}
-	insts, err := f.lookup(f.region(c.region), in.InstanceIds)
+	insts, err := f.beginChange(ctx, ActionTerminateInstances, in.DryRun, c.region, in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}

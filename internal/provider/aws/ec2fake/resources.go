@@ -349,6 +349,8 @@ func tagSpecs(specs []types.TagSpecification, want types.ResourceType, allowed .
 	return tags, nil
 }
 
+// jsonFingerprint identifies a request by its JSON form; callers clear its
+// client token first, so that a retry with the same token matches.
 func jsonFingerprint(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -834,6 +836,16 @@ func (r *resRegion) groupOf(id, name string) (*fgroup, error) {
 
 var protocolNames = map[string]string{"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp", "-1": "-1", "all": "-1"}
 
+// beginGroup begins a call on one security group (see resBegin) and finds
+// the group by id or, without one, by name in the default VPC. The caller
+// holds f.mu.
+func (f *Fake) beginGroup(ctx context.Context, action string, dryRun *bool, region string, id, name *string) (*fgroup, error) {
+	if err := f.resBegin(ctx, action, dryRun); err != nil {
+		return nil, err
+	}
+	return f.res(region).groupOf(aws.ToString(id), aws.ToString(name))
+}
+
 // parsePermissions validates IpPermissions as EC2 does and expands them to
 // one rule per CIDR.
 func parsePermissions(perms []types.IpPermission) ([]frule, error) {
@@ -900,11 +912,7 @@ func (c *Client) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.Auth
 	if in == nil {
 		in = &ec2.AuthorizeSecurityGroupIngressInput{}
 	}
-	if err := f.resBegin(ctx, ActionAuthorizeSecurityGroupIngress, in.DryRun); err != nil {
-		return nil, err
-	}
-	r := f.res(c.region)
-	g, err := r.groupOf(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+	g, err := f.beginGroup(ctx, ActionAuthorizeSecurityGroupIngress, in.DryRun, c.region, in.GroupId, in.GroupName)
 	if err != nil {
 		return nil, err
 	}
@@ -939,11 +947,7 @@ func (c *Client) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeS
 	if in == nil {
 		in = &ec2.RevokeSecurityGroupIngressInput{}
 	}
-	if err := f.resBegin(ctx, ActionRevokeSecurityGroupIngress, in.DryRun); err != nil {
-		return nil, err
-	}
-	r := f.res(c.region)
-	g, err := r.groupOf(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+	g, err := f.beginGroup(ctx, ActionRevokeSecurityGroupIngress, in.DryRun, c.region, in.GroupId, in.GroupName)
 	if err != nil {
 		return nil, err
 	}
@@ -980,15 +984,11 @@ func (c *Client) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurity
 	if in == nil {
 		in = &ec2.DeleteSecurityGroupInput{}
 	}
-	if err := f.resBegin(ctx, ActionDeleteSecurityGroup, in.DryRun); err != nil {
-		return nil, err
-	}
-	r := f.res(c.region)
-	g, err := r.groupOf(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+	g, err := f.beginGroup(ctx, ActionDeleteSecurityGroup, in.DryRun, c.region, in.GroupId, in.GroupName)
 	if err != nil {
 		return nil, err
 	}
-	delete(r.groups, g.id)
+	delete(f.res(c.region).groups, g.id)
 	return &ec2.DeleteSecurityGroupOutput{Return: aws.Bool(true), GroupId: aws.String(g.id)}, nil
 }
 
