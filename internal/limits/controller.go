@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/clock"
@@ -40,6 +41,43 @@ type Controller struct {
 	Notify notify.Notifier
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// SpendEvery, if positive, bounds how often a pass computes a user's
+	// spend this month (a report over all their usage): a value younger
+	// than SpendEvery on the controller's clock is used again. Starts
+	// (CheckStart) always compute it afresh.
+	SpendEvery time.Duration
+
+	spendMu sync.Mutex
+	spend   map[string]spendAt
+}
+
+// spendAt is a user's spend since since, computed at at.
+type spendAt struct {
+	since, at time.Time
+	micros    cost.Micros
+}
+
+// monthSpend returns what owner's clusters have cost since the start of
+// now's month, computed at most once per SpendEvery.
+func (c *Controller) monthSpend(ctx context.Context, owner string, now time.Time) (cost.Micros, error) {
+	since := policy.MonthStart(now)
+	c.spendMu.Lock()
+	v, ok := c.spend[owner]
+	c.spendMu.Unlock()
+	if ok && c.SpendEvery > 0 && v.since.Equal(since) && !now.Before(v.at) && now.Sub(v.at) < c.SpendEvery {
+		return v.micros, nil
+	}
+	spent, err := c.Spent(ctx, owner, since)
+	if err != nil {
+		return 0, err
+	}
+	c.spendMu.Lock()
+	if c.spend == nil {
+		c.spend = map[string]spendAt{}
+	}
+	c.spend[owner] = spendAt{since: since, at: now, micros: spent}
+	c.spendMu.Unlock()
+	return spent, nil
 }
 
 var _ reconcile.Controller = (*Controller)(nil)
@@ -161,7 +199,7 @@ func (c *Controller) reconcileUser(ctx context.Context, owner string, l policy.L
 	in := Input{User: owner, Limits: l, Now: now}
 	month := now.UTC().Format("2006-01")
 	if l.MonthlyBudget > 0 && c.Spent != nil {
-		spent, err := c.Spent(ctx, owner, policy.MonthStart(now))
+		spent, err := c.monthSpend(ctx, owner, now)
 		if err != nil {
 			return fmt.Errorf("cost this month: %w", err)
 		}

@@ -370,3 +370,39 @@ func TestControllerForgetsDeletedClusters(t *testing.T) {
 		t.Errorf("record of a deleted cluster: %v, want ErrNotFound", err)
 	}
 }
+
+// With SpendEvery a pass reuses a user's spend computed less than
+// SpendEvery ago on the controller's clock, and computes it again after.
+func TestControllerSpendEvery(t *testing.T) {
+	f := newFixture(t, "limits:\n  ann:\n    monthly_budget: 100\n")
+	f.create(t, "a", "ann", store.ClusterRunning)
+	calls := 0
+	c := f.controller()
+	c.SpendEvery = time.Minute
+	c.Spent = func(context.Context, string, time.Time) (cost.Micros, error) {
+		calls++
+		return f.spent, nil
+	}
+	f.spent = 10 * cost.MicrosPerDollar
+	f.pass(t, c)
+	f.spent = 90 * cost.MicrosPerDollar // past 80 %, not yet read
+	f.clk.Set(t0.Add(time.Minute - time.Second))
+	f.pass(t, c)
+	if calls != 1 || len(f.notes.Events()) != 0 {
+		t.Fatalf("within SpendEvery: %d spend reads, notices %v; want 1 read, none", calls, kinds(f.notes))
+	}
+	f.clk.Set(t0.Add(time.Minute))
+	f.pass(t, c)
+	if calls != 2 {
+		t.Errorf("after SpendEvery: %d spend reads, want 2", calls)
+	}
+	if got := strings.Join(kinds(f.notes), ","); got != notify.BudgetWarning+" " {
+		t.Errorf("notices = %q, want the budget warning once the spend is read again", got)
+	}
+	// A clock set back (the clock file can be) reads it again too.
+	c.Clock = clock.NewFake(t0)
+	f.pass(t, c)
+	if calls != 3 {
+		t.Errorf("after the clock went back: %d spend reads, want 3", calls)
+	}
+}

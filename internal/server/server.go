@@ -257,7 +257,7 @@ func Run(ctx context.Context, opts Options) error {
 		clusters.Policy = enf.Check
 		lim = &limits.Controller{
 			Store: st, Policy: enf.Current, Clusters: clusters, Spent: ownerSpent(reporter, schedClock), Notify: notifier,
-			Clock: schedClock, Logger: log.With("component", "limits"),
+			Clock: schedClock, Logger: log.With("component", "limits"), SpendEvery: time.Minute,
 		}
 		clusters.StartPolicy = lim.CheckStart
 		clusters.Customisation = enf.Customisation
