@@ -129,11 +129,12 @@ func cmdS3Get(ts *testscript.TestScript, neg bool, args []string) {
 	_, _ = ts.Stdout().Write(data)
 }
 
-// cmdS3Wait waits up to TIMEOUT for BUCKET/KEY to exist, then prints it.
+// cmdS3Wait waits up to TIMEOUT for BUCKET/KEY to exist, then prints it;
+// ! s3wait waits for it to be gone.
 //
 //	s3wait TIMEOUT BUCKET/KEY
 func cmdS3Wait(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
+	if len(args) != 2 {
 		ts.Fatalf("usage: s3wait TIMEOUT BUCKET/KEY")
 	}
 	timeout, err := time.ParseDuration(args[0])
@@ -143,12 +144,18 @@ func cmdS3Wait(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := time.Now().Add(timeout)
 	for {
 		data, _, err := bk.Get(context.Background(), k)
-		if err == nil {
+		switch {
+		case err == nil && !neg:
 			_, _ = ts.Stdout().Write(data)
+			return
+		case err != nil && neg:
 			return
 		}
 		if time.Now().After(deadline) {
 			objs, _ := bk.List(context.Background(), "")
+			if neg {
+				ts.Fatalf("%s still there after %s; the bucket holds %v", args[1], timeout, objs)
+			}
 			ts.Fatalf("%s did not appear within %s (%v); the bucket holds %v", args[1], timeout, err, objs)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -439,11 +439,12 @@ func cmdSMTPServer(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("SMTP_USER", "stratus-mailer")
 }
 
-// cmdWaitFile waits until FILE exists, failing after TIMEOUT.
+// cmdWaitFile waits up to TIMEOUT for FILE to exist; ! waitfile waits for
+// it to be gone.
 //
 //	waitfile TIMEOUT FILE
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
+	if len(args) != 2 {
 		ts.Fatalf("usage: waitfile TIMEOUT FILE")
 	}
 	timeout, err := time.ParseDuration(args[0])
@@ -451,10 +452,14 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	path := ts.MkAbs(args[1])
 	deadline := time.Now().Add(timeout)
 	for {
-		if _, err := os.Stat(path); err == nil {
+		_, err := os.Stat(path)
+		if (err == nil) != neg {
 			return
 		}
 		if time.Now().After(deadline) {
+			if neg {
+				ts.Fatalf("%s still there after %s", args[1], timeout)
+			}
 			ts.Fatalf("%s did not appear within %s", args[1], timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
