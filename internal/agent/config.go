@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/stratus-cloud/stratus/internal/atomicfile"
 )
 
 // ConfigFile is the name of the agent's configuration file inside an
@@ -44,11 +46,7 @@ func WriteConfig(dir string, c Config) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ConfigFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, ConfigFile))
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), data, 0o600)
 }
 
 // ReadConfig reads dir/agent.json.
