@@ -129,10 +129,7 @@ func (q *queries) AppendCheckResult(ctx context.Context, r *store.CheckResult) e
 	if r.Check == "" {
 		return errors.New("append check result: empty check name")
 	}
-	at := r.Time
-	if at.IsZero() {
-		at = q.stamp()
-	}
+	at := q.orStamp(r.Time)
 	var ta timeArgs
 	atArg := ta.arg("Time", at)
 	if ta.err != nil {

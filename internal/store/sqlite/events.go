@@ -19,10 +19,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 }
 
 func (q *queries) AppendEvent(ctx context.Context, e *store.Event) error {
-	at := e.Time
-	if at.IsZero() {
-		at = q.stamp()
-	}
+	at := q.orStamp(e.Time)
 	var ta timeArgs
 	atArg := ta.arg("Time", at)
 	if ta.err != nil {

@@ -139,10 +139,7 @@ func (q *queries) CreateJob(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return fmt.Errorf("create job %q: %w", j.Name, err)
 	}
-	submitted := j.SubmittedAt
-	if submitted.IsZero() {
-		submitted = q.stamp()
-	}
+	submitted := q.orStamp(j.SubmittedAt)
 	var ta timeArgs
 	args = append([]any{ta.arg("SubmittedAt", submitted)}, args...)
 	if ta.err != nil {

@@ -108,10 +108,7 @@ func (q *queries) CreateNode(ctx context.Context, n *store.Node) error {
 	if err != nil {
 		return fmt.Errorf("create node %q: %w", n.ID, err)
 	}
-	created := n.CreatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
+	created := q.orStamp(n.CreatedAt)
 	var ta timeArgs
 	args = append(args, ta.arg("CreatedAt", created), 1)
 	if ta.err != nil {

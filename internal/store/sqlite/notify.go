@@ -73,10 +73,7 @@ func (q *queries) AddNotification(ctx context.Context, n *store.Notification) (b
 	} else if !json.Valid(n.Payload) {
 		return false, fmt.Errorf("add notification %q: payload is not JSON", n.Key)
 	}
-	created := n.CreatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
+	created := q.orStamp(n.CreatedAt)
 	var ta timeArgs
 	createdArg := ta.arg("CreatedAt", created)
 	if ta.err != nil {

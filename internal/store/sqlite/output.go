@@ -23,10 +23,7 @@ func (s *Store) ListJobOutput(ctx context.Context, job int64, after int64, limit
 // increase but are not consecutive. The job need not exist (no reference is
 // enforced). Nil Data is stored as empty.
 func (q *queries) AppendJobOutput(ctx context.Context, c *store.OutputChunk) error {
-	at := c.Time
-	if at.IsZero() {
-		at = q.stamp()
-	}
+	at := q.orStamp(c.Time)
 	var ta timeArgs
 	atArg := ta.arg("Time", at)
 	if ta.err != nil {

@@ -50,9 +50,7 @@ func queryOne[T any](ctx context.Context, q *queries, name string, scan func(sca
 // (when it was created or seen) and updated: first defaults to now and
 // updated to first.
 func (q *queries) newTimes(first, updated time.Time) (time.Time, time.Time) {
-	if first.IsZero() {
-		first = q.stamp()
-	}
+	first = q.orStamp(first)
 	if updated.IsZero() {
 		updated = first
 	}

@@ -133,10 +133,7 @@ func (q *queries) CreateSchedule(ctx context.Context, sc *store.Schedule) error 
 	if err != nil {
 		return fmt.Errorf("create schedule %q: %w", sc.Name, err)
 	}
-	created := sc.CreatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
+	created := q.orStamp(sc.CreatedAt)
 	var ta timeArgs
 	args = append([]any{sc.Name, ta.arg("CreatedAt", created)}, args...)
 	if ta.err != nil {

@@ -288,6 +288,15 @@ func (q *queries) stamp() time.Time {
 	return time.Unix(0, q.now().UnixNano()).UTC()
 }
 
+// orStamp returns t, or the current time (stamp) if t is zero: the
+// default of a record's creation and event times.
+func (q *queries) orStamp(t time.Time) time.Time {
+	if t.IsZero() {
+		return q.stamp()
+	}
+	return t
+}
+
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 

@@ -25,10 +25,7 @@ func (q *queries) CreateToken(ctx context.Context, t *store.Token) error {
 	if t.Hash == "" {
 		return errors.New("create token: empty hash")
 	}
-	created := t.CreatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
+	created := q.orStamp(t.CreatedAt)
 	var ta timeArgs
 	createdArg := ta.arg("CreatedAt", created)
 	if ta.err != nil {

@@ -36,10 +36,7 @@ func (q *queries) OpenUsage(ctx context.Context, u *store.Usage) error {
 	if !u.End.IsZero() {
 		return fmt.Errorf("open usage of %q: End is set: a period is opened without one and closed with CloseUsage", u.InstanceID)
 	}
-	start := u.Start
-	if start.IsZero() {
-		start = q.stamp()
-	}
+	start := q.orStamp(u.Start)
 	var ta timeArgs
 	startArg := ta.arg("Start", start)
 	if ta.err != nil {

@@ -50,10 +50,7 @@ func (q *queries) CreateUser(ctx context.Context, u *store.User) error {
 	if u.Name == "" {
 		return errors.New("create user: empty name")
 	}
-	created := u.CreatedAt
-	if created.IsZero() {
-		created = q.stamp()
-	}
+	created := q.orStamp(u.CreatedAt)
 	var ta timeArgs
 	createdArg := ta.arg("CreatedAt", created)
 	if ta.err != nil {
@@ -127,10 +124,7 @@ func (q *queries) UpdateUser(ctx context.Context, u *store.User) error {
 }
 
 func (q *queries) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
-	at := e.Time
-	if at.IsZero() {
-		at = q.stamp()
-	}
+	at := q.orStamp(e.Time)
 	var ta timeArgs
 	atArg := ta.arg("Time", at)
 	if ta.err != nil {
