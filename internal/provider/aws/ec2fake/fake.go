@@ -552,7 +552,8 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 	if code, ok := f.noCapacity[typ]; ok {
 		return nil, APIError(code, capacityMessage(code, typ, c.region))
 	}
-	tags, err := instanceTags(in.TagSpecifications)
+	tags, err := tagSpecs(in.TagSpecifications, types.ResourceTypeInstance,
+		types.ResourceTypeInstance, types.ResourceTypeVolume, types.ResourceTypeNetworkInterface, types.ResourceTypeSpotInstancesRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -617,37 +618,6 @@ func capacityMessage(code, typ, region string) string {
 		return "Max spot instance count exceeded"
 	}
 	return "no capacity for " + typ
-}
-
-// instanceTags validates the tag specifications and returns the instance's
-// tags.
-func instanceTags(specs []types.TagSpecification) (map[string]string, error) {
-	tags := map[string]string{}
-	seen := map[types.ResourceType]bool{}
-	for _, s := range specs {
-		switch s.ResourceType {
-		case types.ResourceTypeInstance, types.ResourceTypeVolume, types.ResourceTypeNetworkInterface, types.ResourceTypeSpotInstancesRequest:
-		default:
-			return nil, APIError("InvalidParameterValue", fmt.Sprintf("'%s' is not a valid taggable resource type for this operation.", s.ResourceType))
-		}
-		if seen[s.ResourceType] {
-			return nil, APIError("InvalidParameterValue", fmt.Sprintf("The same resource type may not be specified more than once in tag specifications (%s).", s.ResourceType))
-		}
-		seen[s.ResourceType] = true
-		if len(s.Tags) > 50 {
-			return nil, APIError("TagLimitExceeded", "The maximum number of tags per resource is 50.")
-		}
-		for _, t := range s.Tags {
-			k := aws.ToString(t.Key)
-			if k == "" || strings.HasPrefix(strings.ToLower(k), "aws:") {
-				return nil, APIError("InvalidParameterValue", fmt.Sprintf("Tag key '%s' is not valid.", k))
-			}
-			if s.ResourceType == types.ResourceTypeInstance {
-				tags[k] = aws.ToString(t.Value)
-			}
-		}
-	}
-	return tags, nil
 }
 
 // fingerprint identifies a RunInstances request apart from its token.
