@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,9 @@ func TestRunInstancesValidation(t *testing.T) {
 		{"aws: tag", func(in *ec2.RunInstancesInput) {
 			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("1")}}}}
 		}, "InvalidParameterValue"},
+		{"tag value too long", func(in *ec2.RunInstancesInput) {
+			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String(strings.Repeat("v", 257))}}}}
+		}, "InvalidParameterValue"},
 		{"user data not base64", func(in *ec2.RunInstancesInput) { in.UserData = aws.String("#!/bin/sh") }, "InvalidParameterValue"},
 		{"bad spot price", func(in *ec2.RunInstancesInput) {
 			in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot, SpotOptions: &types.SpotMarketOptions{MaxPrice: aws.String("cheap")}}
@@ -155,8 +159,8 @@ func TestRunInstancesValidation(t *testing.T) {
 	if ids := describeIDs(t, c, &ec2.DescribeInstancesInput{}); len(ids) != 0 {
 		t.Errorf("refused launches left instances %v", ids)
 	}
-	if got := len(f.RunInstancesInputs()); got != 11 {
-		t.Errorf("RunInstancesInputs has %d entries, want 11", got)
+	if got := len(f.RunInstancesInputs()); got != 12 {
+		t.Errorf("RunInstancesInputs has %d entries, want 12", got)
 	}
 }
 
