@@ -46,6 +46,35 @@ func (r *Reporter) Report(ctx context.Context, q ReportQuery) (api.Cost, error) 
 	if err != nil {
 		return api.Cost{}, err
 	}
+	return r.reportOf(periods, q), nil
+}
+
+// ReportOf is Report over usage periods already read (with
+// store.UsageFilter{Owner: owner}, say), so that one read serves several
+// reports and series; periods q does not select are left out.
+func (r *Reporter) ReportOf(periods []*store.Usage, q ReportQuery) (api.Cost, error) {
+	if q.By == "" {
+		q.By = "cluster"
+	}
+	if q.By != "cluster" && q.By != "owner" && q.By != "type" {
+		return api.Cost{}, fmt.Errorf("by: must be cluster, owner or type, got %q", q.By)
+	}
+	return r.reportOf(selectUsage(periods, q.Cluster, q.Owner), q), nil
+}
+
+// selectUsage returns the periods of cluster and owner (empty: any).
+func selectUsage(periods []*store.Usage, cluster, owner string) []*store.Usage {
+	var out []*store.Usage
+	for _, u := range periods {
+		if (cluster == "" || u.Cluster == cluster) && (owner == "" || u.Owner == owner) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// reportOf sums periods (those of q's cluster and owner) within q's range.
+func (r *Reporter) reportOf(periods []*store.Usage, q ReportQuery) api.Cost {
 	type acc struct {
 		Accrued
 		instances map[string]bool
@@ -89,7 +118,7 @@ func (r *Reporter) Report(ctx context.Context, q ReportQuery) (api.Cost, error) 
 	})
 	out.Notes = append(out.Notes, fmt.Sprintf("billing: per %s (minimum %s per running period); spot instances at the price paid; stopped instances' disks at $%s per GB-month",
 		r.Billing.Name, r.Billing.Minimum, r.Catalog.StorageMicrosPerGBMonth))
-	return out, nil
+	return out
 }
 
 // SoFar returns what a cluster has cost from its start until now.
@@ -155,20 +184,42 @@ type Bucket struct {
 // Series returns the cost of the matching usage over time, per bucket and
 // key. Its errors name the field at fault.
 func (r *Reporter) Series(ctx context.Context, q SeriesQuery) (Series, error) {
-	switch {
-	case q.By != "cluster" && q.By != "owner":
-		return Series{}, fmt.Errorf("by: must be cluster or owner, got %q", q.By)
-	case q.Until.IsZero():
-		return Series{}, fmt.Errorf("until: required")
-	case !q.Since.Before(q.Until):
-		return Series{}, fmt.Errorf("since: %s is not before until %s", q.Since.UTC().Format(time.RFC3339), q.Until.UTC().Format(time.RFC3339))
-	case q.Step < 0:
-		return Series{}, fmt.Errorf("step: %s is negative", q.Step)
+	if err := q.check(); err != nil {
+		return Series{}, err
 	}
 	periods, err := r.Store.ListUsage(ctx, store.UsageFilter{Owner: q.Owner, Since: q.Since})
 	if err != nil {
 		return Series{}, err
 	}
+	return r.seriesOf(periods, q)
+}
+
+// SeriesOf is Series over usage periods already read (see ReportOf);
+// periods of other owners than q's are left out.
+func (r *Reporter) SeriesOf(periods []*store.Usage, q SeriesQuery) (Series, error) {
+	if err := q.check(); err != nil {
+		return Series{}, err
+	}
+	return r.seriesOf(selectUsage(periods, "", q.Owner), q)
+}
+
+// check says what is wrong with q, naming the field.
+func (q SeriesQuery) check() error {
+	switch {
+	case q.By != "cluster" && q.By != "owner":
+		return fmt.Errorf("by: must be cluster or owner, got %q", q.By)
+	case q.Until.IsZero():
+		return fmt.Errorf("until: required")
+	case !q.Since.Before(q.Until):
+		return fmt.Errorf("since: %s is not before until %s", q.Since.UTC().Format(time.RFC3339), q.Until.UTC().Format(time.RFC3339))
+	case q.Step < 0:
+		return fmt.Errorf("step: %s is negative", q.Step)
+	}
+	return nil
+}
+
+// seriesOf buckets periods (those of q's owner) over q's range.
+func (r *Reporter) seriesOf(periods []*store.Usage, q SeriesQuery) (Series, error) {
 	// The range starts at the first usage in it.
 	first := q.Until
 	for _, u := range periods {

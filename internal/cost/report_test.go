@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
@@ -151,5 +153,52 @@ func TestSeries_Errors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Series(%+v) = %v, want an error containing %q", tc.q, err, tc.want)
 		}
+	}
+}
+
+// ReportOf and SeriesOf over one read of every owner's usage give what
+// Report and Series give from their own reads.
+func TestReportOf_SeriesOf_MatchTheirReads(t *testing.T) {
+	st := usageStore(t)
+	ctx := context.Background()
+	r := &cost.Reporter{Store: st, Billing: cost.PerSecond, Catalog: cost.DefaultCatalog()}
+	all, err := st.ListUsage(ctx, store.UsageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := day0.Add(45 * time.Hour)
+	for _, owner := range []string{"", "bob"} {
+		for _, by := range []string{"cluster", "owner"} {
+			q := cost.ReportQuery{Owner: owner, By: by, Until: until}
+			want, err := r.Report(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.ReportOf(all, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ReportOf(owner %q, by %s) (-Report +ReportOf):\n%s", owner, by, diff)
+			}
+			sq := cost.SeriesQuery{Owner: owner, By: by, Since: day0, Until: until}
+			wantS, err := r.Series(ctx, sq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotS, err := r.SeriesOf(all, sq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantS, gotS); diff != "" {
+				t.Errorf("SeriesOf(owner %q, by %s) (-Series +SeriesOf):\n%s", owner, by, diff)
+			}
+		}
+	}
+	if _, err := r.ReportOf(all, cost.ReportQuery{By: "colour"}); err == nil {
+		t.Error("ReportOf by colour: no error")
+	}
+	if _, err := r.SeriesOf(all, cost.SeriesQuery{By: "cluster"}); err == nil {
+		t.Error("SeriesOf without until: no error")
 	}
 }

@@ -349,9 +349,16 @@ func (h *handler) costs(w http.ResponseWriter, r *http.Request, c cluster.Caller
 		if !c.Admin {
 			q.Owner = c.User
 		}
+		// One read of the usage serves the two reports and two charts
+		// (the page refreshes itself).
+		usage, err := h.Store.ListUsage(r.Context(), store.UsageFilter{Owner: q.Owner})
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
 		for _, by := range []string{"cluster", "owner"} {
 			q.By = by
-			rep, err := h.Cost.Report(r.Context(), q)
+			rep, err := h.Cost.ReportOf(usage, q)
 			if err != nil {
 				h.fail(w, r, c, err)
 				return
@@ -361,7 +368,7 @@ func (h *handler) costs(w http.ResponseWriter, r *http.Request, c cluster.Caller
 			} else {
 				d.ByOwner = bars(rep.Rows)
 			}
-			s, err := h.Cost.Series(r.Context(), cost.SeriesQuery{Owner: q.Owner, By: by, Since: q.Until.Add(-chartRange), Until: q.Until})
+			s, err := h.Cost.SeriesOf(usage, cost.SeriesQuery{Owner: q.Owner, By: by, Since: q.Until.Add(-chartRange), Until: q.Until})
 			if err != nil {
 				h.fail(w, r, c, err)
 				return
