@@ -44,11 +44,15 @@ func (e *StatusError) Error() string {
 	}
 	for _, f := range e.Body.Fields {
 		b.WriteString("\n  ")
-		b.WriteString(f.Field)
-		if f.Line > 0 {
-			fmt.Fprintf(&b, " (line %d)", f.Line)
+		switch {
+		case f.Field != "" && f.Line > 0:
+			fmt.Fprintf(&b, "%s (line %d): ", f.Field, f.Line)
+		case f.Field != "":
+			b.WriteString(f.Field + ": ")
+		case f.Line > 0:
+			// A problem with the whole document, such as a syntax error.
+			fmt.Fprintf(&b, "line %d: ", f.Line)
 		}
-		b.WriteString(": ")
 		b.WriteString(f.Message)
 	}
 	return b.String()

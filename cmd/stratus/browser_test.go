@@ -202,10 +202,11 @@ func TestBrowser_StatusPage(t *testing.T) {
 		t.Errorf("checks page: %d rows marked behind, want 1 (the mirror at %s serving r41):\n%s", behindRows, m3.URL, checksPage)
 	}
 	// local-2 holds the image copy, the key pair, the group and the
-	// stopped worker, as configured: in sync.
-	if !regionLink || local2 != 4 || !strings.Contains(regionsPage, "in sync") || !strings.Contains(regionsPage, "ops") ||
-		!strings.Contains(regionsPage, "Configured from local-1") {
-		t.Errorf("regions page: nav link %v, %d resources in local-2 (want 4), want it in sync:\n%s", regionLink, local2, regionsPage)
+	// stopped worker, as configured, and the instance profile exists: in
+	// sync.
+	if !regionLink || local2 != 5 || !strings.Contains(regionsPage, "in sync") || !strings.Contains(regionsPage, "ops") ||
+		!strings.Contains(regionsPage, "Configured from local-1") || !strings.Contains(regionsPage, "exists, role stratus-worker") {
+		t.Errorf("regions page: nav link %v, %d resources in local-2 (want 5), want it in sync:\n%s", regionLink, local2, regionsPage)
 	}
 	// The cluster has run: a bar in each chart at least, the cluster in
 	// the legend of the chart by cluster, its owner (admin) in the one by

@@ -21,7 +21,7 @@ import (
 //	[!] cloudres has group|key|image REGION NAME        a resource of that kind has that name
 func cmdCloudRes(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 {
-		ts.Fatalf("usage: cloudres revoke-rule|delete-key|group|key|has ...")
+		ts.Fatalf("usage: cloudres revoke-rule|delete-key|replace-key|group|key|has ...")
 	}
 	p, err := local.New(local.Options{Root: ts.MkAbs(filepath.Join("stratus-data", "cloud"))})
 	ts.Check(err)
@@ -51,6 +51,22 @@ func cmdCloudRes(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(p.RevokeIngress(ctx, region, groupID(args[2]), []provider.Rule{{Protocol: args[3], FromPort: port, ToPort: port, CIDR: args[5]}}))
 	case "delete-key":
 		ts.Check(p.DeleteKeyPair(ctx, region, args[2]))
+	case "replace-key":
+		// Another key under the same name, with the old one's tags.
+		if len(args) != 4 {
+			ts.Fatalf("usage: cloudres replace-key REGION NAME PUBFILE")
+		}
+		ks, err := p.ListKeyPairs(ctx, region, provider.Filter{})
+		ts.Check(err)
+		var tags map[string]string
+		for _, k := range ks {
+			if k.Name == args[2] {
+				tags = k.Tags
+			}
+		}
+		ts.Check(p.DeleteKeyPair(ctx, region, args[2]))
+		_, err = p.ImportKeyPair(ctx, region, args[2], []byte(ts.ReadFile(args[3])), tags)
+		ts.Check(err)
 	case "group":
 		_, err := p.CreateSecurityGroup(ctx, region, args[2], "made by hand", nil)
 		ts.Check(err)

@@ -149,7 +149,7 @@ func ControlPlane(o Options) string {
 		{
 			// Describe* actions support no resource-level permissions.
 			Sid: "List", Effect: "Allow",
-			Action:   []string{"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups"},
+			Action:   []string{"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory"},
 			Resource: []string{"*"},
 		},
 		{

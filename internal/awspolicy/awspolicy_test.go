@@ -99,7 +99,7 @@ func TestControlPlane(t *testing.T) {
 
 	// Every action granted is one of these.
 	want := []string{"ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "ec2:StartInstances",
-		"ec2:StopInstances", "ec2:TerminateInstances", "iam:PassRole",
+		"ec2:StopInstances", "ec2:TerminateInstances", "ec2:DescribeSpotPriceHistory", "iam:PassRole",
 		"ec2:DescribeImages", "ec2:CopyImage", "ec2:DeregisterImage", "ec2:DescribeKeyPairs", "ec2:ImportKeyPair",
 		"ec2:DeleteKeyPair", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
 		"ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -88,6 +89,9 @@ func confirmClear(ctx context.Context, opts regionClearOptions, c *api.Client, e
 	fmt.Fprintln(tw, "REGION\tKIND\tNAME\tID")
 	for _, r := range check.Regions {
 		for _, res := range r.Resources {
+			if res.Kind == "instance_profile" {
+				continue // global: clear leaves it
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Region, res.Kind, dash(res.Name), dash(res.ID))
 			n++
 		}
@@ -100,9 +104,17 @@ func confirmClear(ctx context.Context, opts regionClearOptions, c *api.Client, e
 		return false, err
 	}
 	fmt.Fprintf(e.stderr, "Remove these %d resources from %s? Type yes to go on: ", n, joinRegions(opts.Regions))
-	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "yes" && a != "y" {
+	if !readYes(e.stdin) {
 		return false, fmt.Errorf("not confirmed; nothing was removed")
 	}
 	return true, nil
+}
+
+// readYes reads one line of an answer and reports whether it is yes (or
+// y), in any case; anything else, an empty line or the end of the input
+// is no.
+func readYes(in io.Reader) bool {
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "yes" || a == "y"
 }

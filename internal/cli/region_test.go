@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -123,5 +124,50 @@ func TestRegionClear_RefusesWithoutTerminalOrYes(t *testing.T) {
 	r = runCLI(t, url, "tok", nil, "", "region", "clear", "local-2", "--yes")
 	if r.code != ExitOK || strings.Join(f.calls, ",") != "clear" {
 		t.Errorf("with --yes: exit %d, calls %v, stderr %s", r.code, f.calls, r.stderr)
+	}
+}
+
+// The confirmation of `region clear`: yes (or y) clears; anything else,
+// an empty answer or the end of the input removes nothing. The instance
+// profile, which clear leaves, is not among what it offers to remove.
+func TestRegionClear_Confirmation(t *testing.T) {
+	for _, tc := range []struct {
+		answer string
+		clears bool
+	}{
+		{"yes\n", true},
+		{"YES\n", true},
+		{"  y  \n", true},
+		{"yes", true}, // the answer without its newline, then end of input
+		{"no\n", false},
+		{"yes please\n", false},
+		{"\n", false},
+		{"", false},
+		{"nyes\n", false},
+	} {
+		f := &regionAPI{checkResp: api.RegionCheckResponse{Regions: []api.RegionCheck{{Region: "local-2", Configured: true, Resources: []api.RegionResource{
+			{Kind: "image", Name: "stratus-base", ID: "img-1"}, {Kind: "key_pair", Name: "stratus-i1", ID: "SHA256:x"},
+			{Kind: "instance_profile", Name: "stratus-worker", State: "exists"},
+		}}}}}
+		c := api.NewClient(f.start(t), "tok")
+		var stdout, stderr strings.Builder
+		e := &env{stdin: strings.NewReader(tc.answer), stdout: &stdout, stderr: &stderr}
+		err := runRegionClear(context.Background(), regionClearOptions{Regions: []string{"local-2"}, Output: formatTable}, c, e)
+		want := "check"
+		if tc.clears {
+			want = "check,clear"
+		}
+		if got := strings.Join(f.calls, ","); got != want {
+			t.Errorf("answer %q: calls %s, want %s", tc.answer, got, want)
+		}
+		if tc.clears && err != nil {
+			t.Errorf("answer %q: %v", tc.answer, err)
+		}
+		if !tc.clears && (err == nil || !strings.Contains(err.Error(), "nothing was removed")) {
+			t.Errorf("answer %q: error %v, want one saying nothing was removed", tc.answer, err)
+		}
+		if !strings.Contains(stderr.String(), "Remove these 2 resources from local-2?") || strings.Contains(stderr.String(), "instance_profile") {
+			t.Errorf("answer %q: prompt\n%s\nwant the image and the key pair only", tc.answer, stderr.String())
+		}
 	}
 }

@@ -916,3 +916,44 @@ func TestService_ViewCountsAndCostsMixedCluster(t *testing.T) {
 		t.Errorf("list shows %s %+v, show %s %+v", cls[0].HourlyCost, cls[0].Nodes, got.HourlyCost, got.Nodes)
 	}
 }
+
+func TestService_RecreatedNameShowsOnlyItsOwnCostAndEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ctrl.Usage = &cluster.UsageRecorder{Store: e.st, Clock: e.clk}
+	reporter := &cost.Reporter{Store: e.st, Billing: cost.PerSecond, Catalog: cost.DefaultCatalog()}
+	e.svc.CostSoFar = reporter.SoFar
+
+	e.running(t, "lab", reqHeadOnly)
+	e.clk.Advance(time.Hour)
+	e.mustPass(t)
+	first := e.get(t, "lab").CostSoFar
+	if first == "0" || first == "0.000000" {
+		t.Fatalf("the first cluster cost %s after an hour, want more than nothing", first)
+	}
+	if _, err := e.svc.Delete(context.Background(), ann, "lab"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		e.mustPass(t)
+	}
+	if _, err := e.svc.Get(context.Background(), ann, "lab"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after deletion: err = %v, want not found", err)
+	}
+
+	e.clk.Advance(time.Minute)
+	cl := e.create(t, "lab", reqHeadOnly)
+	got := e.get(t, "lab")
+	if got.CostSoFar != cost.Micros(0).String() {
+		t.Errorf("the new cluster %q shows cost so far %s before any instance ran, want %s (the old one cost %s)",
+			got.Name, got.CostSoFar, cost.Micros(0), first)
+	}
+	for _, ev := range got.Events {
+		if ev.Time.Before(cl.CreatedAt) {
+			t.Errorf("the new cluster shows event %s %q of %s, from before it was created at %s", ev.Kind, ev.Message, ev.Time, cl.CreatedAt)
+		}
+	}
+	if len(got.Events) == 0 {
+		t.Error("the new cluster shows no events, want at least its creation")
+	}
+}

@@ -76,6 +76,7 @@ func Live(in provider.Instance) bool { return !in.State.Gone() }
 // input.
 func MakePlan(in PlanInput) Plan {
 	var p Plan
+	going := 0                               // instances without a node, shutting down
 	live := map[string][]provider.Instance{} // node id → live instances
 	dead := map[string]bool{}                // node id → a terminated instance exists
 	known := map[string]bool{}
@@ -94,8 +95,12 @@ func MakePlan(in PlanInput) Plan {
 		if !known[node] {
 			// Tagged with this cluster but no record: an orphan (records
 			// are created before launches and removed only after the
-			// instance is gone), so it goes.
-			p.Terminate = append(p.Terminate, inst)
+			// instance is gone), so it goes, unless it is going already.
+			if inst.State == provider.StateShuttingDown {
+				going++
+			} else {
+				p.Terminate = append(p.Terminate, inst)
+			}
 			continue
 		}
 		live[node] = append(live[node], inst)
@@ -114,7 +119,7 @@ func MakePlan(in PlanInput) Plan {
 			}
 			kept[n.ID] = keep
 			for _, inst := range insts {
-				if inst.ID != keep.ID {
+				if inst.ID != keep.ID && inst.State != provider.StateShuttingDown {
 					p.Terminate = append(p.Terminate, inst) // a duplicate: never expected
 				}
 			}
@@ -157,7 +162,7 @@ func MakePlan(in PlanInput) Plan {
 	case store.ClusterStarting:
 		planStart(&p, in, kept)
 	case store.ClusterDeleting:
-		if remaining == 0 && len(p.Terminate) == 0 {
+		if remaining == 0 && len(p.Terminate) == 0 && going == 0 {
 			p.DeleteCluster = true
 		}
 	case store.ClusterCreating:

@@ -156,6 +156,26 @@ func TestMakePlan(t *testing.T) {
 			want: Plan{Terminate: []provider.Instance{inst("i-9", "ghost", provider.StateRunning)}},
 		},
 		{
+			name: "deleting with an orphan shutting down waits for it without terminating it again",
+			in: PlanInput{
+				Cluster:   cl(store.ClusterDeleting),
+				Nodes:     []*store.Node{node("h", head, launched("i-1"), terminating)},
+				Instances: []provider.Instance{inst("i-1", "h", provider.StateTerminated), inst("i-9", "ghost", provider.StateShuttingDown)},
+				Now:       t0,
+			},
+			want: Plan{Forget: []string{"h"}},
+		},
+		{
+			name: "deleting waits for a node's instance shutting down without terminating it again",
+			in: PlanInput{
+				Cluster:   cl(store.ClusterDeleting),
+				Nodes:     []*store.Node{node("h", head, launched("i-1"), terminating)},
+				Instances: []provider.Instance{inst("i-1", "h", provider.StateShuttingDown)},
+				Now:       t0,
+			},
+			want: Plan{Observe: []Observation{{Node: "h", Instance: inst("i-1", "h", provider.StateShuttingDown)}}},
+		},
+		{
 			name: "a head node whose instance was terminated is relaunched",
 			in: PlanInput{
 				Cluster:   cl(store.ClusterRunning),

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
@@ -53,8 +55,9 @@ type Service struct {
 	HeartbeatTimeout time.Duration
 	// Wake asks the controllers for a pass (may be nil).
 	Wake func()
-	// CostSoFar, if set, says what a cluster has cost until now.
-	CostSoFar func(ctx context.Context, cluster string, now time.Time) (cost.Micros, error)
+	// CostSoFar, if set, says what the cluster created at created has cost
+	// until now.
+	CostSoFar func(ctx context.Context, cluster string, created, now time.Time) (cost.Micros, error)
 	// FleetStatus, if set, says why a cluster's fleet has its size.
 	FleetStatus func(cluster string) string
 	// Policy, if set, may refuse a request by user for the merged spec
@@ -75,7 +78,7 @@ type Service struct {
 func (s *Service) decorate(ctx context.Context, c *api.Cluster) {
 	c.CostSoFar = cost.Micros(0).String()
 	if s.CostSoFar != nil {
-		if m, err := s.CostSoFar(ctx, c.Name, s.Clock.Now()); err == nil {
+		if m, err := s.CostSoFar(ctx, c.Name, c.CreatedAt, s.Clock.Now()); err == nil {
 			c.CostSoFar = m.String()
 		} else {
 			s.Logger.Warn("cannot compute cost so far", "cluster", c.Name, "err", err)
@@ -104,7 +107,8 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 		return api.Cluster{}, err
 	}
 	if len(s.Regions) > 0 && !contains(s.Regions, sp.Region) {
-		return api.Cluster{}, spec.Errors{{Field: "region", Message: fmt.Sprintf("unknown region %q; this provider has %v", sp.Region, s.Regions)}}
+		field, line := spec.Where([]byte(req.Request), req.Filename, "region")
+		return api.Cluster{}, spec.Errors{{Field: field, Line: line, Message: fmt.Sprintf("unknown region %q; this provider has %s", sp.Region, strings.Join(s.Regions, ", "))}}
 	}
 	if s.Policy != nil {
 		if err := s.Policy(ctx, caller.User, sp); err != nil {
@@ -260,6 +264,9 @@ func (s *Service) Get(ctx context.Context, caller Caller, name string) (api.Clus
 	if err != nil {
 		return api.Cluster{}, err
 	}
+	// Events from before this cluster was created are an earlier
+	// cluster's of the same name.
+	events = slices.DeleteFunc(events, func(e *store.Event) bool { return e.Time.Before(cl.CreatedAt) })
 	out := s.view(cl, nodes, events)
 	s.decorate(ctx, &out)
 	custom, err := loadCustomisation(ctx, s.Store, name)

@@ -13,7 +13,10 @@ import (
 // UsageRecorder turns what the provider shows of a cluster's instances into
 // billing periods in the store: a running period from launch (boot time is
 // billed) until the instance stops or terminates, a stopped period while it
-// is stopped (its disk bills).
+// is stopped (its disk bills). When the price of a running spot instance
+// changes, its period ends where the new price took effect
+// (Instance.PriceSince) and the next one, at the new price, continues the
+// run (cost.RunStarts).
 type UsageRecorder struct {
 	Store store.Store
 	Clock clock.Clock
@@ -23,12 +26,14 @@ type UsageRecorder struct {
 }
 
 // billingState is the kind of period an instance in state s is in: running,
-// stopped, or none (gone).
+// stopped, or none (gone). A stopping instance is billed as stopped (its
+// disk only), as EC2 bills it; a pending one as running, since stratus
+// counts a launch's boot as billed time.
 func billingState(s provider.State) string {
 	switch s {
-	case provider.StatePending, provider.StateRunning, provider.StateStopping:
+	case provider.StatePending, provider.StateRunning:
 		return "running"
-	case provider.StateStopped:
+	case provider.StateStopping, provider.StateStopped:
 		return "stopped"
 	}
 	return ""
@@ -87,6 +92,9 @@ func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provid
 	}
 	if cur != nil {
 		if cur.State == want {
+			if want == "running" && in.Spot && in.PriceMicros > 0 && in.PriceMicros != cur.PriceMicros {
+				return u.reprice(ctx, in, cur)
+			}
 			return nil
 		}
 		end := changed
@@ -136,6 +144,27 @@ func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provid
 		return u.open(ctx, cl, in, "stopped", changed, time.Time{})
 	}
 	return u.open(ctx, cl, in, want, start, time.Time{})
+}
+
+// reprice ends cur, the running period of spot instance in, where in's new
+// price took effect (bounded by cur's start and now) and opens the run's
+// next period at that price, in one transaction.
+func (u *UsageRecorder) reprice(ctx context.Context, in provider.Instance, cur *store.Usage) error {
+	at, now := in.PriceSince, u.Clock.Now()
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	if at.Before(cur.Start) {
+		at = cur.Start
+	}
+	return u.Store.WithTx(ctx, func(q store.Queries) error {
+		if err := q.CloseUsage(ctx, cur.ID, at); err != nil {
+			return err
+		}
+		next := *cur
+		next.ID, next.PriceMicros, next.Start, next.End = 0, in.PriceMicros, at, time.Time{}
+		return q.OpenUsage(ctx, &next)
+	})
 }
 
 func (u *UsageRecorder) open(ctx context.Context, cl *store.Cluster, in provider.Instance, state string, start, end time.Time) error {

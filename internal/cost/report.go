@@ -46,12 +46,51 @@ func (r *Reporter) Report(ctx context.Context, q ReportQuery) (api.Cost, error) 
 	if err != nil {
 		return api.Cost{}, err
 	}
-	return r.reportOf(periods, q), nil
+	starts, err := r.runStarts(ctx, periods, q.Since)
+	if err != nil {
+		return api.Cost{}, err
+	}
+	return r.reportOf(periods, starts, q), nil
+}
+
+// runStarts returns RunStarts of periods read with Since: since, also
+// reading the earlier periods of the spot instances whose run may have
+// begun before since (a spot price change splits a run into periods, and
+// those that ended by since are not in periods).
+func (r *Reporter) runStarts(ctx context.Context, periods []*store.Usage, since time.Time) (map[int64]time.Time, error) {
+	if since.IsZero() {
+		return RunStarts(periods), nil
+	}
+	all := periods
+	have := map[int64]bool{}
+	for _, u := range periods {
+		have[u.ID] = true
+	}
+	read := map[string]bool{}
+	for _, u := range periods {
+		if !u.Spot || u.State != "running" || u.Start.After(since) || read[u.InstanceID] {
+			continue
+		}
+		read[u.InstanceID] = true
+		past, err := r.Store.ListUsage(ctx, store.UsageFilter{InstanceID: u.InstanceID})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range past {
+			if !have[p.ID] {
+				have[p.ID] = true
+				all = append(all, p)
+			}
+		}
+	}
+	return RunStarts(all), nil
 }
 
 // ReportOf is Report over usage periods already read (with
-// store.UsageFilter{Owner: owner}, say), so that one read serves several
-// reports and series; periods q does not select are left out.
+// store.UsageFilter{Owner: owner}, say: no Since, so that the periods of
+// a run split by spot price changes are all there), so that one read
+// serves several reports and series; periods q does not select are left
+// out.
 func (r *Reporter) ReportOf(periods []*store.Usage, q ReportQuery) (api.Cost, error) {
 	if q.By == "" {
 		q.By = "cluster"
@@ -59,7 +98,7 @@ func (r *Reporter) ReportOf(periods []*store.Usage, q ReportQuery) (api.Cost, er
 	if q.By != "cluster" && q.By != "owner" && q.By != "type" {
 		return api.Cost{}, fmt.Errorf("by: must be cluster, owner or type, got %q", q.By)
 	}
-	return r.reportOf(selectUsage(periods, q.Cluster, q.Owner), q), nil
+	return r.reportOf(selectUsage(periods, q.Cluster, q.Owner), RunStarts(periods), q), nil
 }
 
 // selectUsage returns the periods of cluster and owner (empty: any).
@@ -73,8 +112,9 @@ func selectUsage(periods []*store.Usage, cluster, owner string) []*store.Usage {
 	return out
 }
 
-// reportOf sums periods (those of q's cluster and owner) within q's range.
-func (r *Reporter) reportOf(periods []*store.Usage, q ReportQuery) api.Cost {
+// reportOf sums periods (those of q's cluster and owner) within q's range;
+// starts are their RunStarts.
+func (r *Reporter) reportOf(periods []*store.Usage, starts map[int64]time.Time, q ReportQuery) api.Cost {
 	type acc struct {
 		Accrued
 		instances map[string]bool
@@ -97,7 +137,9 @@ func (r *Reporter) reportOf(periods []*store.Usage, q ReportQuery) api.Cost {
 			g = &acc{instances: map[string]bool{}}
 			groups[key] = g
 		}
-		a := PeriodOf(u).Between(q.Since, q.Until, r.Billing, r.Catalog.StorageMicrosPerGBMonth)
+		p := PeriodOf(u)
+		p.RunStart = starts[u.ID]
+		a := p.Between(q.Since, q.Until, r.Billing, r.Catalog.StorageMicrosPerGBMonth)
 		g.Add(a)
 		g.instances[u.InstanceID] = true
 		total += a.Cost
@@ -116,20 +158,28 @@ func (r *Reporter) reportOf(periods []*store.Usage, q ReportQuery) api.Cost {
 		}
 		return out.Rows[i].Key < out.Rows[j].Key
 	})
-	out.Notes = append(out.Notes, fmt.Sprintf("billing: per %s (minimum %s per running period); spot instances at the price paid; stopped instances' disks at $%s per GB-month",
+	out.Notes = append(out.Notes, fmt.Sprintf("billing: per %s (minimum %s each time an instance starts); spot instances at the price paid: the spot market price of their type in their zone for the time it held, capped at their max price (charged at the max price, an upper bound, while the provider cannot read the market price); stopped instances' disks at $%s per GB-month",
 		r.Billing.Name, r.Billing.Minimum, r.Catalog.StorageMicrosPerGBMonth))
 	return out
 }
 
-// SoFar returns what a cluster has cost from its start until now.
-func (r *Reporter) SoFar(ctx context.Context, cluster string, now time.Time) (Micros, error) {
+// SoFar returns what a cluster created at created has cost from then until
+// now. Usage that started before created is an earlier cluster's of the
+// same name, and is left out.
+func (r *Reporter) SoFar(ctx context.Context, cluster string, created, now time.Time) (Micros, error) {
 	periods, err := r.Store.ListUsage(ctx, store.UsageFilter{Cluster: cluster})
 	if err != nil {
 		return 0, err
 	}
 	var total Micros
+	starts := RunStarts(periods)
 	for _, u := range periods {
-		total += PeriodOf(u).AccruedAt(now, r.Billing, r.Catalog.StorageMicrosPerGBMonth).Cost
+		if u.Start.Before(created) {
+			continue
+		}
+		p := PeriodOf(u)
+		p.RunStart = starts[u.ID]
+		total += p.AccruedAt(now, r.Billing, r.Catalog.StorageMicrosPerGBMonth).Cost
 	}
 	return total, nil
 }
@@ -191,7 +241,11 @@ func (r *Reporter) Series(ctx context.Context, q SeriesQuery) (Series, error) {
 	if err != nil {
 		return Series{}, err
 	}
-	return r.seriesOf(periods, q)
+	starts, err := r.runStarts(ctx, periods, q.Since)
+	if err != nil {
+		return Series{}, err
+	}
+	return r.seriesOf(periods, starts, q)
 }
 
 // SeriesOf is Series over usage periods already read (see ReportOf);
@@ -200,7 +254,7 @@ func (r *Reporter) SeriesOf(periods []*store.Usage, q SeriesQuery) (Series, erro
 	if err := q.check(); err != nil {
 		return Series{}, err
 	}
-	return r.seriesOf(selectUsage(periods, "", q.Owner), q)
+	return r.seriesOf(selectUsage(periods, "", q.Owner), RunStarts(periods), q)
 }
 
 // check says what is wrong with q, naming the field.
@@ -218,8 +272,9 @@ func (q SeriesQuery) check() error {
 	return nil
 }
 
-// seriesOf buckets periods (those of q's owner) over q's range.
-func (r *Reporter) seriesOf(periods []*store.Usage, q SeriesQuery) (Series, error) {
+// seriesOf buckets periods (those of q's owner) over q's range; starts
+// are their RunStarts.
+func (r *Reporter) seriesOf(periods []*store.Usage, starts map[int64]time.Time, q SeriesQuery) (Series, error) {
 	// The range starts at the first usage in it.
 	first := q.Until
 	for _, u := range periods {
@@ -265,6 +320,7 @@ func (r *Reporter) seriesOf(periods []*store.Usage, q SeriesQuery) (Series, erro
 			key = u.Owner
 		}
 		p := PeriodOf(u)
+		p.RunStart = starts[u.ID]
 		for i := range s.Buckets {
 			b := &s.Buckets[i]
 			c := p.Between(b.Start, b.End, r.Billing, r.Catalog.StorageMicrosPerGBMonth).Cost

@@ -97,6 +97,12 @@ type Input struct {
 	Unavailable map[string]time.Time
 	// Recent lists the jobs submitted in the last few hours, oldest first.
 	Recent []Arrival
+	// Initial, when not 0, is the size the fleet starts with (a cluster's
+	// initial_nodes): nodes are launched up to it like up to Min, in the
+	// first available type. It is given only until the fleet has started
+	// once, so initial nodes that got no capacity at creation are
+	// replaced by nodes of a fallback type.
+	Initial int
 }
 
 // Launch asks for Count new nodes of Type.
@@ -111,8 +117,9 @@ type Decision struct {
 	// Remove lists idle node ids to remove.
 	Remove []string
 	// Reason says, for people, why the fleet has the size it has:
-	// "3 launching for 2 queued jobs", "max reached (10)", "t3.small out of
-	// capacity, using c5.large".
+	// "3 launching for 2 queued jobs", "max reached (10 nodes)", "t3.small
+	// out of capacity until 2026-03-02T10:10:00Z; launching 2 c5.large for
+	// 1 queued job".
 	Reason string
 	// NextCheck, if not zero, is when the decision may change without any
 	// new input (a node's idle time or paid hour running out).

@@ -17,7 +17,7 @@ import (
 // Scale-up: the queued demand that the idle and booting nodes cannot serve
 // is launched for once the oldest such demand is Policy.BatchWindow old,
 // never above Max (booting nodes count), and the fleet is always launched
-// up to Min. Demand wider than Max is ignored: no fleet could run it. The
+// up to Min (and Input.Initial). Demand wider than Max is ignored: no fleet could run it. The
 // type launched is the first of Policy.Types that is not unavailable at
 // Now; if all are, nothing is launched and the reason says so.
 //
@@ -34,6 +34,7 @@ func Plan(in Input) Decision {
 		pl.scaleDown()
 	}
 	pl.summary()
+	pl.capacityNote()
 	pl.d.Reason = strings.Join(pl.reasons, "; ")
 	pl.d.NextCheck = pl.next
 	return pl.d
@@ -61,6 +62,8 @@ type planner struct {
 	d       Decision
 	next    time.Time
 	reasons []string
+	// capacitySaid: a reason already names the types out of capacity.
+	capacitySaid bool
 }
 
 func newPlanner(in Input) *planner {
@@ -160,7 +163,7 @@ func (pl *planner) scaleUp() {
 			due := pl.oldest.Add(p.BatchWindow)
 			if due.After(pl.now) {
 				pl.wake(due)
-				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), due.Sub(pl.now))
+				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), wholeSeconds(due.Sub(pl.now)))
 			} else {
 				forDemand = pl.unserved
 			}
@@ -169,12 +172,15 @@ func (pl *planner) scaleUp() {
 		if pl.stratus() {
 			ahead = pl.warmLaunch()
 		}
-		// Nodes launched to reach Min are idle, so they also serve as
-		// nodes ahead of demand.
-		want = max(p.Min-pl.total, forDemand+ahead)
+		// Nodes launched to reach Min (or the initial size) are idle, so
+		// they also serve as nodes ahead of demand.
+		initial := min(pl.in.Initial, p.Max)
+		want = max(p.Min-pl.total, initial-pl.total, forDemand+ahead)
 		switch {
 		case want == p.Min-pl.total:
 			why, code = fmt.Sprintf("to reach the minimum (%d)", p.Min), UpMinimum
+		case want == initial-pl.total:
+			why, code = fmt.Sprintf("to start with initial_nodes (%d)", initial), UpMinimum
 		case forDemand > 0 && ahead > 0:
 			why, code = fmt.Sprintf("for %s and %d ahead of expected demand", plural(pl.unservedJob, "queued job"), ahead), UpQueued
 		case forDemand > 0:
@@ -200,12 +206,14 @@ func (pl *planner) scaleUp() {
 			return
 		}
 		pl.wake(until)
-		pl.say("%s out of capacity (for %s): %s not launched", strings.Join(p.Types, ", "), until.Sub(pl.now), plural(want, "node"))
+		pl.capacitySaid = true
+		pl.say("%s: %s not launched", outOfCapacity(skipped, until), plural(want, "node"))
 		return
 	}
 	if len(skipped) > 0 {
 		pl.wake(until)
-		pl.say("%s out of capacity; launching %d %s %s", strings.Join(skipped, ", "), want, typ, why)
+		pl.capacitySaid = true
+		pl.say("%s; launching %d %s %s", outOfCapacity(skipped, until), want, typ, why)
 	} else {
 		pl.say("%d launching %s", want, why)
 	}
@@ -227,6 +235,34 @@ func (pl *planner) pickType() (typ string, skipped []string, until time.Time) {
 		}
 	}
 	return "", skipped, until
+}
+
+// capacityNote says which preferred types are out of capacity, and until
+// when, if no reason has said it yet: after a fallback launch the fleet's
+// reason still tells why it runs another type.
+func (pl *planner) capacityNote() {
+	if pl.capacitySaid || len(pl.p.Types) == 0 {
+		return
+	}
+	_, skipped, until := pl.pickType()
+	if len(skipped) == 0 {
+		return
+	}
+	pl.wake(until)
+	pl.say("%s", outOfCapacity(skipped, until))
+}
+
+// outOfCapacity is the reason's words for types avoided until a time.
+func outOfCapacity(types []string, until time.Time) string {
+	return fmt.Sprintf("%s out of capacity until %s", strings.Join(types, ", "), until.UTC().Format(time.RFC3339))
+}
+
+// wholeSeconds rounds d up to a whole number of seconds, for reasons.
+func wholeSeconds(d time.Duration) time.Duration {
+	if r := d % time.Second; r > 0 {
+		d += time.Second - r
+	}
+	return d
 }
 
 // scaleDown picks the idle nodes to remove.

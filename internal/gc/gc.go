@@ -32,12 +32,13 @@ func (c *Collector) Name() string { return "gc" }
 // Orphans returns the live instances among insts that belong to this
 // installation and that no node record accounts for. Node records are
 // created before their instance is launched and removed only after it is
-// gone, so an instance whose node tag names no record is an orphan. It is a
-// pure function of its input.
+// gone, so an instance whose node tag names no record is an orphan. An
+// instance already shutting down is being terminated: it is left to finish,
+// not terminated (and recorded) again. It is a pure function of its input.
 func Orphans(installation string, insts []provider.Instance, nodeExists func(id string) bool) []provider.Instance {
 	var out []provider.Instance
 	for _, in := range insts {
-		if in.State.Gone() || in.Tags[provider.TagInstallation] != installation {
+		if in.State.Gone() || in.State == provider.StateShuttingDown || in.Tags[provider.TagInstallation] != installation {
 			continue
 		}
 		if id := in.Tags[provider.TagNode]; id == "" || !nodeExists(id) {

@@ -25,13 +25,15 @@ func TestOrphans(t *testing.T) {
 		tagged("i-untagged", "", "", provider.StateRunning),
 		tagged("i-other", "someone-else", "n-x", provider.StateRunning),
 		tagged("i-dead", "me", "n-gone", provider.StateTerminated),
+		tagged("i-going", "me", "n-gone", provider.StateShuttingDown),
+		tagged("i-stopping", "me", "n-gone", provider.StateStopping),
 	}
 	got := Orphans("me", insts, func(id string) bool { return id == "n-1" })
 	var ids []string
 	for _, in := range got {
 		ids = append(ids, in.ID)
 	}
-	if diff := cmp.Diff([]string{"i-orphan", "i-nonode"}, ids); diff != "" {
+	if diff := cmp.Diff([]string{"i-orphan", "i-nonode", "i-stopping"}, ids); diff != "" {
 		t.Errorf("orphans (-want +got):\n%s", diff)
 	}
 }

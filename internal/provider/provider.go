@@ -65,6 +65,15 @@ type LaunchSpec struct {
 	MaxPriceMicros int64
 	Tags           map[string]string
 	Agent          AgentBootstrap
+	// SecurityGroups, KeyName and InstanceProfile, when set, are the
+	// security group ids, the key pair and the instance profile (a name
+	// or an ARN) the instance is launched with, in place of the
+	// provider's configured defaults for the region. They name resources
+	// of the provider's Resources, such as those `region configure`
+	// makes; a provider without such resources accepts and records them.
+	SecurityGroups  []string
+	KeyName         string
+	InstanceProfile string
 }
 
 // Instance is a provider's view of one instance.
@@ -77,7 +86,11 @@ type Instance struct {
 	Spot    bool
 	// PriceMicros is the hourly price being paid, in micro-dollars: the
 	// catalog's on-demand price, or the spot price for spot instances.
-	PriceMicros  int64
+	PriceMicros int64
+	// PriceSince is when PriceMicros took effect, where the provider knows
+	// it and it may change while the instance runs (a spot market price);
+	// zero otherwise.
+	PriceSince   time.Time
 	RootVolumeGB int
 	Tags         map[string]string
 	LaunchedAt   time.Time
@@ -86,6 +99,12 @@ type Instance struct {
 	// InterruptionAt is set when the provider has announced that it will
 	// reclaim this spot instance at that time.
 	InterruptionAt time.Time
+	// SecurityGroups (ids), KeyName and InstanceProfile (its name) are
+	// what the instance was launched with, where the provider reports
+	// them; empty when it has none.
+	SecurityGroups  []string
+	KeyName         string
+	InstanceProfile string
 }
 
 // Filter selects instances in Describe. Every set field must match.
@@ -176,4 +195,40 @@ func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.F
 func IsCapacity(err error) bool {
 	var ce *CapacityError
 	return errors.As(err, &ce)
+}
+
+// KeyFingerprinter is implemented by a Resources whose key pairs report
+// their fingerprint in a form of their own (EC2's); the key pairs of the
+// others report KeyFingerprint's OpenSSH SHA-256 form.
+type KeyFingerprinter interface {
+	// KeyPairFingerprint returns the fingerprint a key pair imported from
+	// publicKey reports, or an *InvalidError on "public_key" for a key the
+	// provider cannot import.
+	KeyPairFingerprint(publicKey []byte) (string, error)
+}
+
+// ReportedKeyFingerprint returns the fingerprint r's key pairs report for
+// a key imported from publicKey.
+func ReportedKeyFingerprint(r any, publicKey []byte) (string, error) {
+	if kf, ok := r.(KeyFingerprinter); ok {
+		return kf.KeyPairFingerprint(publicKey)
+	}
+	return KeyFingerprint(publicKey)
+}
+
+// InstanceProfile is an instance profile as the provider reports it.
+type InstanceProfile struct {
+	Name string
+	// Roles are the profile's roles (one at most on EC2); a profile
+	// without one gives its instances no permissions.
+	Roles []string
+	Tags  map[string]string
+}
+
+// InstanceProfileGetter is implemented by a Resources that can look an
+// instance profile up without making it.
+type InstanceProfileGetter interface {
+	// GetInstanceProfile returns the profile name; ErrNotFound when there
+	// is none.
+	GetInstanceProfile(ctx context.Context, name string) (InstanceProfile, error)
 }

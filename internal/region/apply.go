@@ -9,7 +9,6 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/auth"
-	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -20,8 +19,12 @@ type applier struct {
 	region string
 	cfg    Config
 	d      Desired
-	// image is the region's image once the image step is done.
+	// image is the region's image once the image step is done; group
+	// its security group's id and key its key pair's name once theirs
+	// are. The worker is launched with them.
 	image string
+	group string
+	key   string
 }
 
 func (a *applier) apply(ctx context.Context, st Step) api.RegionStep {
@@ -33,7 +36,11 @@ func (a *applier) apply(ctx context.Context, st Step) api.RegionStep {
 		result, err = a.applyImage(ctx, st, &out)
 	case KindKeyPair:
 		if a.d.Key != nil && st.Name == a.d.Key.Name {
+			// The fingerprint as the provider shows it, as check lists it.
 			out.ID = a.d.Key.Fingerprint
+			if a.d.Key.Reported != "" {
+				out.ID = a.d.Key.Reported
+			}
 		}
 		result, err = a.applyKey(ctx, st)
 	case KindSecurityGroup:
@@ -53,6 +60,14 @@ func (a *applier) apply(ctx context.Context, st Step) api.RegionStep {
 	if err != nil {
 		out.Result, out.Reason = api.RegionFailed, err.Error()
 		return out
+	}
+	if st.Action != Remove {
+		switch {
+		case st.Kind == KindSecurityGroup && st.Name == a.d.Group.Name:
+			a.group = out.ID
+		case st.Kind == KindKeyPair && a.d.Key != nil && st.Name == a.d.Key.Name:
+			a.key = st.Name
+		}
 	}
 	out.Result = result
 	if out.Reason == "" && result != api.RegionCreated {
@@ -327,10 +342,7 @@ func (a *applier) launch(ctx context.Context, n *store.Node) (provider.Instance,
 		}); err != nil {
 			return provider.Instance{}, err
 		}
-		// Tagged and bootstrapped the way every node's instance is.
-		spec := cluster.Launcher{Installation: s.Installation, AgentSecret: s.AgentSecret, AdvertiseURL: s.AdvertiseURL}.
-			Spec(n, s.tags(a.cfg.Home, a.cfg.Owner))
-		spec.Image = a.image
+		spec := s.workerSpec(n, a.cfg, launchFrom{Image: a.image, Group: a.group, KeyName: a.key, Profile: a.d.Profile}, nil)
 		inst, lerr := s.Provider.Launch(ctx, spec)
 		if lerr != nil {
 			_, _ = s.updateNode(ctx, n.ID, func(x *store.Node) { x.LastError = lerr.Error() })

@@ -2,7 +2,9 @@ package region
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/provider"
@@ -13,8 +15,11 @@ import (
 // its stored configuration and the home region as it is): missing or
 // failed images, changed rules, a different key, a missing, unregistered
 // or extra worker, resources that are no longer configured. A region never
-// configured is clean if stratus manages nothing there. Check changes
-// nothing; the instance profile, which cannot be listed, is not checked.
+// configured is clean if stratus manages nothing there. The configured
+// instance profile (global, not per region) is listed with each region as
+// present or missing where the provider can look profiles up
+// (provider.InstanceProfileGetter); a missing one, or one without a role,
+// is drift. Check changes nothing.
 func (s *Service) Check(ctx context.Context, regions []string) (api.RegionCheckResponse, error) {
 	var resp api.RegionCheckResponse
 	if err := s.ready(); err != nil {
@@ -75,6 +80,12 @@ func (s *Service) Check(ctx context.Context, regions []string) (api.RegionCheckR
 			out.Error = fmt.Sprintf("home region %s: %v", in.cfg.Home, err)
 			return out
 		}
+		res, err := s.observeProfile(ctx, in.cfg.InstanceProfile, &obs)
+		if err != nil {
+			out.Error = err.Error()
+			return out
+		}
+		out.Resources = append(out.Resources, res)
 		for _, st := range Plan(s.desired(r, in.cfg, homes[key]), obs) {
 			if st.Drift {
 				out.Drift = append(out.Drift, api.RegionDrift{Kind: string(st.Kind), Name: st.Name, ID: st.ID, Problem: st.Reason})
@@ -83,6 +94,35 @@ func (s *Service) Check(ctx context.Context, regions []string) (api.RegionCheckR
 		return out
 	})
 	return resp, nil
+}
+
+// observeProfile looks the instance profile name up, if the provider can,
+// into o, and returns how check lists it.
+func (s *Service) observeProfile(ctx context.Context, name string, o *Observed) (api.RegionResource, error) {
+	res := api.RegionResource{Kind: string(KindInstanceProfile), Name: name}
+	g, ok := s.Resources.(provider.InstanceProfileGetter)
+	if !ok {
+		res.State = "not checked: the " + s.Provider.Name() + " provider cannot look instance profiles up"
+		return res, nil
+	}
+	p, err := g.GetInstanceProfile(ctx, name)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		o.ProfileMissing = true
+		res.State = "missing"
+	case err != nil:
+		return res, fmt.Errorf("look up the instance profile %s: %w", name, err)
+	default:
+		o.Profile = &p
+		res.ID = p.Name
+		res.State = "exists"
+		if len(p.Roles) == 0 {
+			res.State = "exists, no role"
+		} else {
+			res.State = "exists, role " + strings.Join(p.Roles, ", ")
+		}
+	}
+	return res, nil
 }
 
 // listed returns the managed resources of a region, for check.

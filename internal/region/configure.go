@@ -53,6 +53,10 @@ func (s *Service) Configure(ctx context.Context, owner string, req api.RegionCon
 		if _, err := Fingerprint([]byte(cfg.PublicKey)); err != nil {
 			return resp, err
 		}
+		// A key type the provider cannot import is refused up front.
+		if _, err := provider.ReportedKeyFingerprint(s.Resources, []byte(cfg.PublicKey)); err != nil {
+			return resp, err
+		}
 	}
 	if s.Catalog != nil {
 		if _, ok := s.Catalog.Lookup(cfg.WorkerType); !ok {
@@ -215,6 +219,8 @@ func (s *Service) desired(region string, cfg Config, h home) Desired {
 	if cfg.PublicKey != "" {
 		fp, _ := Fingerprint([]byte(cfg.PublicKey))
 		d.Key = &KeySpec{Name: cfg.KeyName, PublicKey: []byte(cfg.PublicKey), Fingerprint: fp}
+		// A key the provider cannot take fails its import, which says why.
+		d.Key.Reported, _ = provider.ReportedKeyFingerprint(s.Resources, d.Key.PublicKey)
 	}
 	return d
 }

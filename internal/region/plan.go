@@ -73,6 +73,13 @@ type KeySpec struct {
 	// it as its TagKeyFingerprint tag, whatever the provider's own
 	// fingerprint algorithm is.
 	Fingerprint string
+	// Reported is the fingerprint the provider reports for a key pair
+	// imported from PublicKey (provider.ReportedKeyFingerprint: OpenSSH's
+	// SHA-256 form locally, EC2's own on aws). The key pair in the region
+	// is compared by it, so a key replaced behind stratus's back is seen
+	// even if its tags were kept. Empty when the provider cannot tell;
+	// the tag is compared then.
+	Reported string
 }
 
 // GroupSpec is the security group to make.
@@ -105,6 +112,12 @@ type Observed struct {
 	// Busy holds the workers that something else (a schedule's run) is
 	// using now; configure leaves their instance as it is.
 	Busy map[string]bool
+	// Profile is the instance profile as the provider reports it, and
+	// ProfileMissing says the provider has none of that name; both are
+	// unset when it was not looked up (configure makes sure of it anyway)
+	// or the provider cannot look profiles up.
+	Profile        *provider.InstanceProfile
+	ProfileMissing bool
 }
 
 // Step is one thing to do (or leave) in a region.
@@ -160,11 +173,22 @@ func Plan(d Desired, o Observed) []Step {
 	for _, s := range planGroup(d, o) {
 		add(s)
 	}
-	add(Step{Kind: KindInstanceProfile, Action: Ensure, Name: d.Profile})
+	add(planProfile(d, o))
 	for _, s := range planWorker(d, o) {
 		add(s)
 	}
 	return append(steps, removals...)
+}
+
+func planProfile(d Desired, o Observed) Step {
+	s := Step{Kind: KindInstanceProfile, Action: Ensure, Name: d.Profile}
+	switch {
+	case o.ProfileMissing:
+		s.Drift, s.Reason = true, "no instance profile "+d.Profile
+	case o.Profile != nil && len(o.Profile.Roles) == 0:
+		s.Drift, s.Reason = true, fmt.Sprintf("the instance profile %s has no role", d.Profile)
+	}
+	return s
 }
 
 func planImage(d Desired, o Observed) []Step {
@@ -240,7 +264,10 @@ func planKey(d Desired, o Observed) []Step {
 	case !Ours(o.KeyPairs[i].Tags, d.Installation):
 		s = Step{Kind: KindKeyPair, Action: Blocked, Name: d.Key.Name, ID: d.Key.Name, Drift: true,
 			Reason: fmt.Sprintf("a key pair named %s exists in %s but stratus did not make it; delete it there or configure another key name", d.Key.Name, d.Region)}
-	case o.KeyPairs[i].Tags[TagKeyFingerprint] != d.Key.Fingerprint:
+	case d.Key.Reported != "" && o.KeyPairs[i].Fingerprint != d.Key.Reported:
+		s = Step{Kind: KindKeyPair, Action: Repair, Name: d.Key.Name, ID: d.Key.Name, Drift: true,
+			Reason: fmt.Sprintf("key different: the key pair's fingerprint is %s, want %s", orNone(o.KeyPairs[i].Fingerprint), d.Key.Reported)}
+	case d.Key.Reported == "" && o.KeyPairs[i].Tags[TagKeyFingerprint] != d.Key.Fingerprint:
 		s = Step{Kind: KindKeyPair, Action: Repair, Name: d.Key.Name, ID: d.Key.Name, Drift: true,
 			Reason: fmt.Sprintf("key different: %s, want %s", orNone(o.KeyPairs[i].Tags[TagKeyFingerprint]), d.Key.Fingerprint)}
 	default:

@@ -26,7 +26,7 @@ func desired() region.Desired {
 		Region:       "local-2",
 		Installation: inst,
 		Image:        region.ImageSpec{Name: "stratus-base", SourceRegion: "local-1", SourceID: "ami-base"},
-		Key:          &region.KeySpec{Name: "stratus-key", PublicKey: []byte("ssh-ed25519 AAAA"), Fingerprint: "SHA256:want"},
+		Key:          &region.KeySpec{Name: "stratus-key", PublicKey: []byte("ssh-ed25519 AAAA"), Fingerprint: "SHA256:want", Reported: "provider-fp"},
 		Group:        region.GroupSpec{Name: "stratus", Rules: []provider.Rule{ssh}},
 		Profile:      "stratus-worker",
 		Worker:       region.WorkerSpec{Type: "t3.micro"},
@@ -199,10 +199,44 @@ func TestPlan(t *testing.T) {
 			want: []string{imgKeep, keyKeep, "security_group repair stratus id=sg-1 +tcp 443 from 10.0.0.0/8 drift", profile, wrkKeep},
 		},
 		{
-			name:   "DifferentKeyIsReimported",
+			// Another key under our name and with our tags (the tag
+			// copied, or kept while the key was replaced): the provider's
+			// fingerprint tells.
+			name:   "DifferentKeyWithOurTagsIsReimported",
+			o:      func(o *region.Observed) { o.KeyPairs[0].Fingerprint = "other-fp" },
+			want:   []string{imgKeep, "key_pair repair stratus-key id=stratus-key drift", sgKeep, profile, wrkKeep},
+			reason: map[int]string{1: "key different: the key pair's fingerprint is other-fp, want provider-fp"},
+		},
+		{
+			name: "KeyComparedByFingerprintNotTag",
+			o:    func(o *region.Observed) { o.KeyPairs[0].Tags[region.TagKeyFingerprint] = "SHA256:old" },
+			want: []string{imgKeep, keyKeep, sgKeep, profile, wrkKeep},
+		},
+		{
+			name:   "WithoutReportedFingerprintTheTagIsCompared",
+			d:      func(d *region.Desired) { d.Key.Reported = "" },
 			o:      func(o *region.Observed) { o.KeyPairs[0].Tags[region.TagKeyFingerprint] = "SHA256:old" },
 			want:   []string{imgKeep, "key_pair repair stratus-key id=stratus-key drift", sgKeep, profile, wrkKeep},
 			reason: map[int]string{1: "key different: SHA256:old, want SHA256:want"},
+		},
+		{
+			name:   "MissingProfileIsDrift",
+			o:      func(o *region.Observed) { o.ProfileMissing = true },
+			want:   []string{imgKeep, keyKeep, sgKeep, profile + " drift", wrkKeep},
+			reason: map[int]string{3: "no instance profile stratus-worker"},
+		},
+		{
+			name:   "ProfileWithoutRoleIsDrift",
+			o:      func(o *region.Observed) { o.Profile = &provider.InstanceProfile{Name: "stratus-worker"} },
+			want:   []string{imgKeep, keyKeep, sgKeep, profile + " drift", wrkKeep},
+			reason: map[int]string{3: "has no role"},
+		},
+		{
+			name: "ProfileWithRoleIsNotDrift",
+			o: func(o *region.Observed) {
+				o.Profile = &provider.InstanceProfile{Name: "stratus-worker", Roles: []string{"stratus-worker"}}
+			},
+			want: []string{imgKeep, keyKeep, sgKeep, profile, wrkKeep},
 		},
 		{
 			name: "DeletedKeyIsCreated",

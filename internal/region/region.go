@@ -21,8 +21,11 @@
 // A region's worker is a node record (role worker, the region, no
 // cluster), written before its instance is launched so that the garbage
 // collector, which terminates tagged instances without a record, leaves it
-// alone. It is launched with an agent bootstrap; once its agent has
-// registered it is stopped. Schedules start it, run a command and stop it.
+// alone. It is launched with an agent bootstrap from the region's copied
+// image, with the region's security group, key pair and instance profile;
+// once its agent has registered it is stopped. Schedules start it, run a
+// command and stop it, and launch it with WorkerLaunchSpec, the same spec,
+// when they create or replace it.
 package region
 
 import (
@@ -228,6 +231,23 @@ func (s *Service) loadConfig(ctx context.Context, region string) (Config, bool, 
 		return Config{}, false, fmt.Errorf("stored configuration of %s is damaged: %w", region, err)
 	}
 	return c, true, nil
+}
+
+// WorkerType returns the worker type configured for region, read with q
+// (which may be a transaction's); "" when the region is not configured.
+func (s *Service) WorkerType(ctx context.Context, q store.Queries, region string) (string, error) {
+	v, err := q.GetMeta(ctx, configKey(region))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v == "") {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(v), &c); err != nil {
+		return "", fmt.Errorf("stored configuration of %s is damaged: %w", region, err)
+	}
+	return c.WorkerType, nil
 }
 
 func (s *Service) saveConfig(ctx context.Context, region string, c *Config) error {

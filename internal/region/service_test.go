@@ -342,3 +342,70 @@ func TestService_HomeRegionAsTargetUsesTheHomeImage(t *testing.T) {
 		t.Errorf("launches = %+v, want one from the base image", l)
 	}
 }
+
+// A worker is launched with what configure made in its region, and
+// WorkerLaunchSpec, which schedules use, gives the same.
+func TestService_WorkerLaunchesWithTheRegionsGroupKeyAndProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+
+	n := &store.Node{ID: "n-x", Role: store.RoleWorker, Region: "fake-2", Type: "t3.micro", Generation: 1}
+	if _, configured, err := e.svc.WorkerLaunchSpec(ctx, n, nil); err != nil || configured {
+		t.Fatalf("WorkerLaunchSpec before configure: configured %v, %v; want not configured", configured, err)
+	}
+
+	allOK(t, e.configure(t, e.request("fake-2")).Regions)
+	imgs, _ := e.p.ListImages(ctx, "fake-2", provider.Filter{Tags: map[string]string{provider.TagInstallation: inst}})
+	gs, _ := e.p.ListSecurityGroups(ctx, "fake-2", provider.Filter{Tags: map[string]string{provider.TagInstallation: inst}})
+	ins, _ := e.p.Describe(ctx, "fake-2", provider.Filter{Tags: map[string]string{provider.TagInstallation: inst}})
+	if len(imgs) != 1 || len(gs) != 1 || len(ins) != 1 {
+		t.Fatalf("fake-2 holds images %+v, groups %+v, instances %+v; want one of each", imgs, gs, ins)
+	}
+	wantKey := region.DefaultKeyPrefix + inst
+	if in := ins[0]; in.KeyName != wantKey || len(in.SecurityGroups) != 1 || in.SecurityGroups[0] != gs[0].ID ||
+		in.InstanceProfile != region.DefaultInstanceProfile {
+		t.Errorf("worker launched with key %q, groups %v, profile %q; want %q, [%s], %q",
+			in.KeyName, in.SecurityGroups, in.InstanceProfile, wantKey, gs[0].ID, region.DefaultInstanceProfile)
+	}
+	launches := e.p.Launches()
+	if len(launches) != 1 || launches[0].Image != imgs[0].ID {
+		t.Fatalf("launches %+v, want one from the copy %s", launches, imgs[0].ID)
+	}
+
+	spec, configured, err := e.svc.WorkerLaunchSpec(ctx, n, map[string]string{provider.TagOwner: "ada"})
+	if err != nil || !configured {
+		t.Fatalf("WorkerLaunchSpec: configured %v, %v", configured, err)
+	}
+	if spec.Image != imgs[0].ID || spec.KeyName != wantKey || len(spec.SecurityGroups) != 1 || spec.SecurityGroups[0] != gs[0].ID ||
+		spec.InstanceProfile != region.DefaultInstanceProfile || spec.Region != "fake-2" || spec.Type != "t3.micro" {
+		t.Errorf("WorkerLaunchSpec = %+v", spec)
+	}
+	if spec.Tags[provider.TagOwner] != "ada" || spec.Tags[region.TagManagedBy] != region.ManagedByRegion ||
+		spec.Tags[provider.TagNode] != "n-x" || spec.Agent.Token == "" {
+		t.Errorf("WorkerLaunchSpec tags %v, agent %+v; want the region's tags, owner ada, node n-x and a token", spec.Tags, spec.Agent)
+	}
+	// The same fields as configure's own launch, but for the node.
+	got, want := spec, launches[0]
+	got.Tags, want.Tags, got.ClientToken, want.ClientToken, got.Agent, want.Agent = nil, nil, "", "", provider.AgentBootstrap{}, provider.AgentBootstrap{}
+	if got.Image != want.Image || got.KeyName != want.KeyName || got.InstanceProfile != want.InstanceProfile ||
+		strings.Join(got.SecurityGroups, ",") != strings.Join(want.SecurityGroups, ",") {
+		t.Errorf("WorkerLaunchSpec %+v differs from configure's launch %+v", got, want)
+	}
+
+	if typ, err := e.svc.WorkerType(ctx, e.st, "fake-2"); err != nil || typ != region.DefaultWorkerType {
+		t.Errorf("WorkerType(fake-2) = %q, %v; want %s", typ, err, region.DefaultWorkerType)
+	}
+	if typ, err := e.svc.WorkerType(ctx, e.st, "fake-3"); err != nil || typ != "" {
+		t.Errorf("WorkerType(fake-3), not configured = %q, %v; want none", typ, err)
+	}
+
+	// The copy gone: no spec, and a message saying what to do.
+	if err := e.p.DeregisterImage(ctx, "fake-2", imgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.WorkerLaunchSpec(ctx, n, nil); err == nil ||
+		!strings.Contains(err.Error(), "no available copy") || !strings.Contains(err.Error(), "stratus region configure fake-2 --from fake-1") {
+		t.Errorf("WorkerLaunchSpec without the copy: %v", err)
+	}
+}

@@ -53,16 +53,26 @@ type Controller struct {
 	Logger *slog.Logger
 	// Launcher launches workers that do not exist yet.
 	Launcher cluster.Launcher
+	// Workers, if set, gives the launch spec of a configured region's
+	// worker (its copied image, security group, key pair and instance
+	// profile); a region it does not know is launched with Launcher alone,
+	// on the provider's defaults.
+	Workers WorkerSpecs
 	// Billing and StorageMicros price runs.
 	Billing       cost.Billing
 	StorageMicros cost.Micros
 	// WorkerType and WorkerVolumeGB are those of workers this controller
-	// creates (default t3.micro, 8 GB).
+	// creates (default t3.micro, 8 GB; a region configured by `region
+	// configure` has its own type).
 	WorkerType     string
 	WorkerVolumeGB int
 	// StartTimeout bounds the wait for a started worker's agent to take
-	// the command (default 10m).
+	// the command, and that for a worker still stopping to stop before it
+	// is started again (default 10m).
 	StartTimeout time.Duration
+	// PollClock paces the looks at a worker that is still stopping: the
+	// provider's time, not the schedules'. Default clock.Real{}.
+	PollClock clock.Clock
 	// Grace is how late a tick may be seen and still be on time (default 1m).
 	Grace time.Duration
 	// MaxListed bounds the missed ticks recorded one by one per pass
@@ -86,6 +96,17 @@ type Controller struct {
 }
 
 var _ reconcile.Controller = (*Controller)(nil)
+
+// WorkerSpecs builds the launch spec of a region's worker the way `region
+// configure` launches it (region.Service does).
+type WorkerSpecs interface {
+	// WorkerLaunchSpec returns the spec of worker n with extra tags;
+	// configured is false for a region that was never configured.
+	WorkerLaunchSpec(ctx context.Context, n *store.Node, extra map[string]string) (spec provider.LaunchSpec, configured bool, err error)
+	// WorkerType returns the worker type configured for region, read with
+	// q; "" when the region is not configured.
+	WorkerType(ctx context.Context, q store.Queries, region string) (string, error)
+}
 
 // Name implements reconcile.Controller.
 func (c *Controller) Name() string { return "schedule" }
@@ -158,6 +179,16 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 		return reconcile.Result{}, err
 	}
 	var errs []error
+	// A run whose worker is still stopping ends on a later pass; until
+	// then the passes come often.
+	waiting := false
+	settled := func(err error) error {
+		if errors.Is(err, errWorkerStopping) {
+			waiting = true
+			return nil
+		}
+		return err
+	}
 	busy := map[string]bool{} // schedules with a run pending or running
 	active := map[int64]bool{}
 	for _, r := range unended {
@@ -190,14 +221,17 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 			// The command is not run again; the worker is stopped.
 			c.Logger.Warn("run left by an earlier control plane: marking it failed and stopping its worker",
 				"schedule", r.Schedule, "run", r.Number, "node", r.Node)
-			errs = append(errs, c.finishOrphan(ctx, r))
+			errs = append(errs, settled(c.finishOrphan(ctx, r)))
 		default:
 			// The outcome is known; the worker still has to be stopped.
-			errs = append(errs, c.finish(ctx, r))
+			errs = append(errs, settled(c.finish(ctx, r)))
 		}
 	}
 	now := c.Clock.Now()
 	requeue := c.interval()
+	if waiting {
+		requeue = min(requeue, stoppingPoll)
+	}
 	for _, sc := range scheds {
 		if sc.Deleting {
 			errs = append(errs, c.delete(ctx, sc))
@@ -373,6 +407,16 @@ func (c *Controller) worker(ctx context.Context, q store.Queries, region string,
 		}
 	}
 	typ, gb := c.WorkerType, c.WorkerVolumeGB
+	if c.Workers != nil {
+		// A configured region's worker is of its configured type.
+		t, err := c.Workers.WorkerType(ctx, q, region)
+		if err != nil {
+			return nil, fmt.Errorf("the configuration of %s: %w", region, err)
+		}
+		if t != "" {
+			typ = t
+		}
+	}
 	if typ == "" {
 		typ = DefaultWorkerType
 	}

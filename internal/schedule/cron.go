@@ -2,6 +2,8 @@ package schedule
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
@@ -62,7 +64,14 @@ func ParseCron(expr string, loc *time.Location) (Cron, error) {
 	if !strings.HasPrefix(expr, "@") && len(fields) != len(cronFields) {
 		return Cron{}, fmt.Errorf("%q has %d %s: want %s", expr, len(fields), plural(len(fields), "field", "fields"), cronHint)
 	}
-	sched, err := parser.Parse(expr)
+	parsed := expr
+	if !strings.HasPrefix(expr, "@") {
+		// Day-of-week 7 is Sunday, as cron has it.
+		fields = slices.Clone(fields)
+		fields[4] = sundayAsZero(fields[4])
+		parsed = strings.Join(fields, " ")
+	}
+	sched, err := parser.Parse(parsed)
 	if err != nil {
 		if strings.HasPrefix(expr, "@") {
 			return Cron{}, fmt.Errorf("%q: unknown descriptor: want %s", expr, cronHint)
@@ -79,7 +88,7 @@ func ParseCron(expr string, loc *time.Location) (Cron, error) {
 				if strings.Contains(msg, "failed to parse int") {
 					msg = "want *, a number, a range (1-5), a list (1,3,5), a step (*/15) or a name (mon, jan)"
 				}
-				return Cron{}, fmt.Errorf("%q: %s field %q: %s", expr, cronFields[i], f, msg)
+				return Cron{}, fmt.Errorf("%q: %s field %q: %s", expr, cronFields[i], strings.Fields(expr)[i], trimCronSuffix(msg))
 			}
 		}
 		return Cron{}, fmt.Errorf("%q: %v: want %s", expr, err, cronHint)
@@ -98,6 +107,48 @@ func ParseCron(expr string, loc *time.Location) (Cron, error) {
 		return Cron{}, fmt.Errorf("%q never fires (no such date): check the day-of-month and month fields", expr)
 	}
 	return c, nil
+}
+
+// trimCronSuffix drops the part of the field the cron parser repeats at
+// the end of its messages ("end of range (24) above maximum (23): 24").
+func trimCronSuffix(msg string) string {
+	if i := strings.LastIndex(msg, ": "); i > 0 {
+		return msg[:i]
+	}
+	return msg
+}
+
+// sundayAsZero rewrites a day-of-week field so that 7, which cron takes
+// for Sunday as 0 is, reads as 0: "7" becomes "0" and a range ending at 7
+// ("5-7", "1-7/2") the list of its days.
+func sundayAsZero(field string) string {
+	parts := strings.Split(field, ",")
+	for i, part := range parts {
+		rng, stepText, hasStep := strings.Cut(part, "/")
+		if rng == "7" && !hasStep {
+			parts[i] = "0"
+			continue
+		}
+		loText, hiText, isRange := strings.Cut(rng, "-")
+		lo, err1 := strconv.Atoi(loText)
+		hi, err2 := strconv.Atoi(hiText)
+		step := 1
+		if hasStep {
+			var err error
+			if step, err = strconv.Atoi(stepText); err != nil || step <= 0 {
+				continue // the parser says what is wrong
+			}
+		}
+		if !isRange || err1 != nil || err2 != nil || hi != 7 || lo < 0 || lo > hi {
+			continue
+		}
+		var days []string
+		for d := lo; d <= hi; d += step {
+			days = append(days, strconv.Itoa(d%7))
+		}
+		parts[i] = strings.Join(days, ",")
+	}
+	return strings.Join(parts, ",")
 }
 
 func plural(n int, one, many string) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/auth"
+	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -60,8 +61,65 @@ func (c *Controller) execute(ctx context.Context, sc *store.Schedule, r *store.S
 		log.Error("cannot record the run's outcome", "state", res.state, "err", err)
 	}
 	log.Info("schedule run ended", "state", res.state, "reason", res.reason, "exit", res.exit)
-	if err := c.finish(wctx, r); err != nil {
+	// The run ends once its worker is stopped: while the provider shows it
+	// stopping, look again (on shutdown too, within wctx).
+	err = c.finish(wctx, r)
+	for errors.Is(err, errWorkerStopping) {
+		select {
+		case <-wctx.Done():
+			err = fmt.Errorf("the worker is still stopping: %w", wctx.Err())
+		case <-c.pollClock().After(stoppingPoll):
+			err = c.finish(wctx, r)
+		}
+	}
+	if err != nil {
 		log.Error("cannot stop the run's worker; the next pass tries again", "err", err)
+	}
+}
+
+// errWorkerStopping means a worker was asked to stop and is still
+// stopping: the run that stopped it ends later (its goroutine or a later
+// pass looks again), once the provider shows it stopped.
+var errWorkerStopping = errors.New("the worker is still stopping")
+
+// stoppingPoll is how often a worker that is still stopping is looked at
+// again.
+const stoppingPoll = 200 * time.Millisecond
+
+func (c *Controller) pollClock() clock.Clock {
+	if c.PollClock != nil {
+		return c.PollClock
+	}
+	return clock.Real{}
+}
+
+func (c *Controller) startTimeout() time.Duration {
+	if c.StartTimeout > 0 {
+		return c.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+// waitStopped looks at worker n's instance inst, which is stopping, every
+// stoppingPoll on the poll clock until it is not (or is gone), and returns
+// it as it is then. It gives up after the start timeout.
+func (c *Controller) waitStopped(ctx context.Context, log *slog.Logger, n *store.Node, inst provider.Instance) (provider.Instance, bool, error) {
+	clk := c.pollClock()
+	deadline := clk.Now().Add(c.startTimeout())
+	log.Info("the worker is still stopping; it is started once it has stopped", "instance", inst.ID)
+	for {
+		select {
+		case <-ctx.Done():
+			return inst, true, ctx.Err()
+		case <-clk.After(stoppingPoll):
+		}
+		got, found, err := c.findInstance(ctx, n)
+		if err != nil || !found || got.State != provider.StateStopping {
+			return got, found, err
+		}
+		if !clk.Now().Before(deadline) {
+			return got, true, fmt.Errorf("instance %s is still stopping after %s", got.ID, c.startTimeout())
+		}
 	}
 }
 
@@ -187,6 +245,13 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 	if err != nil {
 		return err
 	}
+	if found && inst.State == provider.StateStopping {
+		// A run that ended moments ago asked it to stop: let the stop
+		// complete, then start it again.
+		if inst, found, err = c.waitStopped(ctx, log, n, inst); err != nil {
+			return err
+		}
+	}
 	started := false
 	switch {
 	case !found:
@@ -202,8 +267,14 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 				return err
 			}
 		}
+		spec, err := c.workerSpec(ctx, n, sc.Owner)
+		if err != nil {
+			msg := err.Error()
+			_, _ = c.updateNode(ctx, n.ID, func(x *store.Node) { x.LastError = msg })
+			return err
+		}
 		launchedAt := c.Clock.Now()
-		inst, err = c.Provider.Launch(ctx, c.Launcher.Spec(n, map[string]string{provider.TagOwner: sc.Owner}))
+		inst, err = c.Provider.Launch(ctx, spec)
 		if err != nil {
 			msg := err.Error()
 			_, _ = c.updateNode(ctx, n.ID, func(x *store.Node) { x.LastError = msg })
@@ -226,8 +297,6 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 		log.Info("worker started", "instance", inst.ID)
 		inst.State = provider.StatePending
 		started = true
-	case inst.State == provider.StateStopping:
-		return fmt.Errorf("instance %s is still stopping; the next tick will start it", inst.ID)
 	}
 	if _, err := c.updateNode(ctx, n.ID, func(x *store.Node) {
 		x.InstanceID, x.InstanceState, x.PriceMicros, x.LastError = inst.ID, string(inst.State), inst.PriceMicros, ""
@@ -250,6 +319,23 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 		}
 	}
 	return nil
+}
+
+// workerSpec is the launch spec of worker n, owned by owner: the way
+// `region configure` launches it when its region is configured, else
+// with the provider's defaults.
+func (c *Controller) workerSpec(ctx context.Context, n *store.Node, owner string) (provider.LaunchSpec, error) {
+	extra := map[string]string{provider.TagOwner: owner}
+	if c.Workers != nil {
+		spec, configured, err := c.Workers.WorkerLaunchSpec(ctx, n, extra)
+		if err != nil {
+			return spec, fmt.Errorf("the launch of a configured region's worker: %w", err)
+		}
+		if configured {
+			return spec, nil
+		}
+	}
+	return c.Launcher.Spec(n, extra), nil
 }
 
 // finish ends r once its outcome is known: its worker is stopped unless
@@ -305,8 +391,10 @@ func (c *Controller) stopUnlessUsed(ctx context.Context, r *store.ScheduleRun) e
 	return c.stopWorker(ctx, r.Node)
 }
 
-// stopWorker stops a worker's instance and closes its usage. A worker
-// without a record or instance has nothing to stop.
+// stopWorker stops a worker's instance and closes its usage (from when
+// the stop was asked). A worker without a record or instance has nothing
+// to stop. While the provider shows the instance stopping it returns
+// errWorkerStopping: calling it again looks again, and asks nothing twice.
 func (c *Controller) stopWorker(ctx context.Context, nodeID string) error {
 	n, err := c.Store.GetNode(ctx, nodeID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -320,14 +408,24 @@ func (c *Controller) stopWorker(ctx context.Context, nodeID string) error {
 		return err
 	}
 	state := "terminated"
+	stopping := false
 	if found {
-		if inst.State != provider.StateStopped {
+		if inst.State != provider.StateStopped && inst.State != provider.StateStopping {
 			if err := c.Provider.Stop(ctx, n.Region, inst.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
 				return fmt.Errorf("stop worker %s (%s): %w", nodeID, inst.ID, err)
 			}
-			c.Logger.Info("worker stopped", "node", nodeID, "instance", inst.ID, "region", n.Region)
+			c.Logger.Info("worker stopping", "node", nodeID, "instance", inst.ID, "region", n.Region)
+			// The provider may have stopped it already, or be stopping it.
+			again, ok, err := c.findInstance(ctx, n)
+			if err != nil {
+				return err
+			}
+			if ok {
+				inst = again
+			}
 		}
-		state = string(provider.StateStopped)
+		state = string(inst.State)
+		stopping = inst.State != provider.StateStopped
 	}
 	if _, err := c.updateNode(ctx, nodeID, func(x *store.Node) {
 		if x.InstanceID != "" {
@@ -358,6 +456,9 @@ func (c *Controller) stopWorker(ctx context.Context, nodeID string) error {
 		if err := c.Store.CloseUsage(ctx, u.ID, end); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	if stopping {
+		return errWorkerStopping
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ package scheduler_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +17,12 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/internal/clock"
-	"github.com/stratus-cloud/stratus/internal/cluster"
 	"github.com/stratus-cloud/stratus/internal/cluster/clustertest"
-	"github.com/stratus-cloud/stratus/internal/cost"
-	"github.com/stratus-cloud/stratus/internal/dispatch"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/aws/ec2fake"
 	"github.com/stratus-cloud/stratus/internal/scheduler"
-	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite"
-	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -37,22 +30,13 @@ const (
 	awsImage        = "ami-0123456789abcdef0"
 	awsInstallation = "inst-aws"
 	awsSecret       = "aws-agent-secret"
-	awsStep         = 5 * time.Second
-	awsMaxPasses    = 40
 )
 
-var ann = cluster.Caller{User: "ann"}
-
-// awsEnv is a control plane without HTTP over the aws provider and ec2fake.
+// awsEnv is the test control plane (env) over the aws provider and
+// ec2fake.
 type awsEnv struct {
-	clk      *clock.Fake
-	ec2      *ec2fake.Fake
-	st       *sqlite.Store
-	clusters *cluster.Service
-	ctrl     *cluster.Controller
-	jobs     *scheduler.Service
-	sched    *scheduler.Controller
-	capacity *scheduler.Capacity
+	*env
+	ec2 *ec2fake.Fake
 
 	registered map[string]bool // instances whose agent has registered
 }
@@ -76,106 +60,14 @@ func newAWSEnv(t *testing.T, fo ec2fake.Options) *awsEnv {
 	if err != nil {
 		t.Fatalf("aws.New: %v", err)
 	}
-	st := sqlitetest.Open(t)
-	log := slog.New(slog.DiscardHandler)
-	hub := dispatch.NewHub()
-	capacity := &scheduler.Capacity{Clock: clk}
-	jobs := &scheduler.Service{Store: st, Clock: clk, Logger: log, Hub: hub}
-	sched := &scheduler.Controller{
-		Store: st, Clock: clk, Logger: log, Hub: hub, Jobs: jobs, Billing: prov.Billing(),
-		Capacity: capacity, AgentSecret: awsSecret,
+	e := &awsEnv{env: newEnv(t, clk, prov, awsRegion, awsSecret), ec2: fake, registered: map[string]bool{}}
+	e.ctrl.Installation = awsInstallation
+	e.ctrl.AdvertiseURL = "https://stratus.example:7070"
+	e.agents = func(t *testing.T) {
+		t.Helper()
+		clustertest.RegisterEC2Agents(t, e.st, e.clusters, e.ec2, e.registered)
 	}
-	return &awsEnv{
-		clk: clk, ec2: fake, st: st, jobs: jobs, sched: sched, capacity: capacity,
-		clusters: &cluster.Service{
-			Store: st, Catalog: cost.DefaultCatalog(), Template: spec.DefaultTemplate(),
-			DefaultRegion: awsRegion, Regions: []string{awsRegion},
-			Clock: clk, Logger: log, AgentSecret: awsSecret, HeartbeatTimeout: 30 * time.Second,
-			FleetStatus: sched.FleetStatus,
-		},
-		ctrl: &cluster.Controller{
-			Store: st, Provider: prov, Clock: clk, Logger: log, Installation: awsInstallation,
-			AgentSecret: awsSecret, AdvertiseURL: "https://stratus.example:7070", CreateTimeout: 15 * time.Minute,
-			OnCapacity: capacity.Report, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
-		},
-		registered: map[string]bool{},
-	}
-}
-
-// converge moves the clock a step and runs the scheduler, the cluster
-// controller and the agents' registrations, until done holds; it fails the
-// test after awsMaxPasses.
-func (e *awsEnv) converge(t *testing.T, what string, done func() bool) {
-	t.Helper()
-	ctx := context.Background()
-	var errs []error
-	for range awsMaxPasses {
-		e.clk.Advance(awsStep)
-		if _, err := e.sched.Reconcile(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		if _, err := e.ctrl.Reconcile(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		e.agents(t)
-		if done() {
-			return
-		}
-	}
-	t.Fatalf("%s: not done after %d passes; last errors: %v", what, awsMaxPasses, errs[max(len(errs)-3, 0):])
-}
-
-// agents registers the agent of every node whose instance EC2 runs.
-func (e *awsEnv) agents(t *testing.T) {
-	t.Helper()
-	clustertest.RegisterEC2Agents(t, e.st, e.clusters, e.ec2, e.registered)
-}
-
-func (e *awsEnv) job(t *testing.T, id int64) *store.Job {
-	t.Helper()
-	j, err := e.st.GetJob(context.Background(), id)
-	if err != nil {
-		t.Fatalf("get job %d: %v", id, err)
-	}
-	return j
-}
-
-func (e *awsEnv) node(t *testing.T, id string) *store.Node {
-	t.Helper()
-	n, err := e.st.GetNode(context.Background(), id)
-	if err != nil {
-		t.Fatalf("get node %s: %v", id, err)
-	}
-	return n
-}
-
-// runJob plays the agents of a running job: each rank's node asks for
-// work, is given the rank, and reports it exited 0.
-func (e *awsEnv) runJob(t *testing.T, id int64) {
-	t.Helper()
-	ctx := context.Background()
-	j := e.job(t, id)
-	for rank, nid := range j.Assigned {
-		start, _, err := e.jobs.Work(ctx, e.node(t, nid), nil)
-		if err != nil || len(start) != 1 || start[0].Job != id || start[0].Rank != rank {
-			t.Fatalf("node %s asks for work: %+v, %v; want rank %d of job %d", nid, start, err, rank, id)
-		}
-		if err := e.jobs.AgentExit(ctx, e.node(t, nid), api.JobExit{JobRef: start[0].JobRef}); err != nil {
-			t.Fatalf("rank %d exits: %v", rank, err)
-		}
-	}
-	if j := e.job(t, id); j.State != store.JobSucceeded {
-		t.Fatalf("job %d is %s (%s), want succeeded", id, j.State, j.Reason)
-	}
-}
-
-func (e *awsEnv) submit(t *testing.T, cl string, nodes int) int64 {
-	t.Helper()
-	j, err := e.jobs.Submit(context.Background(), ann, cl, api.SubmitJobRequest{Argv: []string{"hostname"}, Nodes: nodes})
-	if err != nil {
-		t.Fatalf("submit: %v", err)
-	}
-	return j.ID
+	return e
 }
 
 func TestAWS_CapacityErrorFallsBackToTheNextComputeType(t *testing.T) {

@@ -28,42 +28,15 @@ const (
 	// timeLimitGrace is how long past its time limit a job may still be
 	// reported by its agents before the control plane ends it itself.
 	timeLimitGrace = 30 * time.Second
-	// CapacityCooldown is how long a type that ran out of capacity is
-	// avoided.
-	CapacityCooldown = 10 * time.Minute
+	// startWindow is how long after its creation a cluster's fleet is
+	// started with initial_nodes (see fleetStarted).
+	startWindow = time.Hour
 )
 
-// Capacity remembers instance types that ran out of capacity, per region,
-// until their cool-down ends. The cluster controller reports, the
-// scheduler reads. Safe for concurrent use.
-type Capacity struct {
-	Clock clock.Clock
-	mu    sync.Mutex
-	until map[string]time.Time // region/type → until
-}
-
-// Report records that typ had no capacity in region just now.
-func (c *Capacity) Report(region, typ string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.until == nil {
-		c.until = map[string]time.Time{}
-	}
-	c.until[region+"/"+typ] = c.Clock.Now().Add(CapacityCooldown)
-}
-
-// Unavailable returns the types of region avoided now, with until when.
-func (c *Capacity) Unavailable(region string, now time.Time) map[string]time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]time.Time{}
-	for k, t := range c.until {
-		if len(k) > len(region) && k[:len(region)+1] == region+"/" && t.After(now) {
-			out[k[len(region)+1:]] = t
-		}
-	}
-	return out
-}
+// startedKeyPrefix prefixes the installation-wide (meta) key that says a
+// cluster's fleet has started: fleet.started.CLUSTER, valued with the
+// cluster's creation time (so a new cluster of the same name has not).
+const startedKeyPrefix = "fleet.started."
 
 // Controller places jobs and sizes fleets.
 type Controller struct {
@@ -81,6 +54,9 @@ type Controller struct {
 
 	mu     sync.Mutex
 	status map[string]string // cluster → why the fleet has its size
+	// started caches the clusters whose fleet has started: cluster →
+	// its creation time (see fleetStarted).
+	started map[string]time.Time
 	// since is when this controller made its first pass: a job's agents
 	// get the grace after it to report an end that came while the control
 	// plane was away, before the control plane ends the job itself.
@@ -177,6 +153,11 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 		var errs []error
 		for _, j := range active {
 			if err := c.endJob(ctx, j.ID, store.JobCancelled, fmt.Sprintf("cluster %s is %s", cl.Name, cl.State)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if cl.State == store.ClusterDeleting {
+			if err := c.forgetStarted(ctx, cl.Name); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -306,14 +287,30 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *store.Cluster) (t
 		}
 	}
 	recent := recentArrivals(all, now)
+	if err := c.syncCapacity(ctx, sp.Region, sp.Compute.Types, now); err != nil {
+		// The cool-downs in memory still hold; the store gets them on a
+		// later pass.
+		c.Logger.Warn("capacity cool-downs not in sync with the store", "cluster", cl.Name, "err", err)
+	}
+	fleetStarted, err := c.fleetStarted(ctx, cl, now)
+	if err != nil {
+		return next, err
+	}
+	initial := 0
+	if !fleetStarted {
+		initial = sp.Compute.InitialNodes
+	}
 	dec := fleet.Plan(fleet.Input{
 		Now: now, Policy: policy, Nodes: fn, Queue: demand,
-		Unavailable: c.Capacity.Unavailable(sp.Region, now), Recent: recent,
+		Unavailable: c.Capacity.Unavailable(sp.Region, now), Recent: recent, Initial: initial,
 	})
 	c.setStatus(cl.Name, dec.Reason)
 	soonest(dec.NextCheck)
-	if err := c.apply(ctx, cl, sp, dec); err != nil {
+	if err := c.apply(ctx, cl, sp, dec, !fleetStarted); err != nil {
 		return next, err
+	}
+	if !fleetStarted {
+		c.markStarted(cl)
 	}
 	if c.OnScale != nil {
 		c.OnScale(dec)
@@ -445,7 +442,7 @@ func (c *Controller) requeue(ctx context.Context, id int64, lost string, maxRequ
 		}
 		if j.Requeues >= maxRequeues {
 			j.State, j.EndedAt = store.JobFailed, now
-			j.Reason = fmt.Sprintf("node %s was lost and the job was already requeued %d times (max_requeues)", lost, j.Requeues)
+			j.Reason = fmt.Sprintf("node %s was lost and the job was already requeued %s (max_requeues)", lost, times(j.Requeues))
 			j.ExitCode = -1
 			return q.UpdateJob(ctx, j)
 		}
@@ -462,6 +459,14 @@ func (c *Controller) requeue(ctx context.Context, id int64, lost string, maxRequ
 	// Wake the old attempt's nodes: their ranks are to be killed.
 	c.Jobs.afterEnd(&store.Job{ID: id, Assigned: nodes})
 	return nil
+}
+
+// times says how many times: "1 time", "3 times".
+func times(n int) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 // endJob ends a job the control plane itself stops (time limit, cluster
@@ -493,8 +498,10 @@ func (c *Controller) endJob(ctx context.Context, id int64, state store.JobState,
 }
 
 // apply carries out a fleet decision: new node records (the cluster
-// controller launches them) and idle nodes marked for removal.
-func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.ClusterSpec, dec fleet.Decision) error {
+// controller launches them) and idle nodes marked for removal; with start,
+// it also records that the cluster's fleet has started, in the same
+// transaction.
+func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.ClusterSpec, dec fleet.Decision, start bool) error {
 	now := c.Clock.Now()
 	return c.Store.WithTx(ctx, func(q store.Queries) error {
 		cur, err := q.GetCluster(ctx, cl.Name)
@@ -506,6 +513,11 @@ func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.Cluste
 		}
 		if cur.State != store.ClusterRunning {
 			return nil // deleted (or failed) since this pass read it: add nothing
+		}
+		if start {
+			if err := q.SetMeta(ctx, startedKeyPrefix+cl.Name, startedValue(cl)); err != nil {
+				return err
+			}
 		}
 		for _, l := range dec.Launch {
 			for i := 0; i < l.Count; i++ {
@@ -537,10 +549,69 @@ func (c *Controller) apply(ctx context.Context, cl *store.Cluster, sp api.Cluste
 				return err
 			}
 			if err := q.AppendEvent(ctx, &store.Event{Time: now, Cluster: cl.Name, Node: id, Kind: "fleet.scale_down",
-				Message: "removing idle node: " + dec.Reason}); err != nil {
+				Message: dec.Reason}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// fleetStarted reports whether cl's fleet has started: the scheduler has
+// applied a decision for it since it became running. Until then the fleet
+// is planned with initial_nodes as its starting size, so that initial
+// nodes that got no capacity at creation (and were given up) are replaced
+// in full by a fallback type rather than only up to min_nodes. A cluster
+// older than startWindow counts as started.
+func (c *Controller) fleetStarted(ctx context.Context, cl *store.Cluster, now time.Time) (bool, error) {
+	if now.Sub(cl.CreatedAt) >= startWindow {
+		return true, nil
+	}
+	c.mu.Lock()
+	at, ok := c.started[cl.Name]
+	c.mu.Unlock()
+	if ok && at.Equal(cl.CreatedAt) {
+		return true, nil
+	}
+	v, err := c.Store.GetMeta(ctx, startedKeyPrefix+cl.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("has the fleet started: %w", err)
+	}
+	if v != startedValue(cl) {
+		return false, nil // a cluster of the same name, deleted since
+	}
+	c.markStarted(cl)
+	return true, nil
+}
+
+func startedValue(cl *store.Cluster) string { return cl.CreatedAt.UTC().Format(time.RFC3339Nano) }
+
+func (c *Controller) markStarted(cl *store.Cluster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started == nil {
+		c.started = map[string]time.Time{}
+	}
+	c.started[cl.Name] = cl.CreatedAt
+}
+
+// forgetStarted removes the started mark of a cluster that is going away.
+func (c *Controller) forgetStarted(ctx context.Context, name string) error {
+	_, err := c.Store.GetMeta(ctx, startedKeyPrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = c.Store.DeleteMeta(ctx, startedKeyPrefix+name)
+	}
+	if err != nil {
+		return fmt.Errorf("forget that the fleet started: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.started, name)
+	return nil
 }

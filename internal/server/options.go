@@ -12,8 +12,8 @@ import (
 // Options configure the control plane. The zero value plus DataDir runs on
 // the embedded defaults: SQLite, the local provider, 127.0.0.1:7070.
 type Options struct {
-	// DataDir holds the SQLite database, the admin token and the local
-	// provider's cloud.
+	// DataDir holds the SQLite database, the admin token, the agent secret
+	// and the local provider's cloud.
 	DataDir string
 	// Listen is the HTTP API's address (default 127.0.0.1:7070).
 	Listen string

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,10 @@ var Version = "dev"
 // Files in the data directory.
 const (
 	AdminTokenFile = "admin.token"
+	// AgentSecretFile holds the secret agent tokens are derived from. It
+	// is kept out of the database, which holds the tokens' hashes, and
+	// belongs with it: back them up together.
+	AgentSecretFile = "agent.secret"
 	// URLFile holds the URL the API listens on, written once listening (so
 	// that a server started on port 0 can be found).
 	URLFile      = "server.url"
@@ -58,7 +63,9 @@ const (
 // Meta keys.
 const (
 	metaInstallation = "installation"
-	metaAgentSecret  = "agent_secret"
+	// metaAgentSecret is where databases made before AgentSecretFile kept
+	// the agent secret; ensureAgentSecret moves it to the file.
+	metaAgentSecret = "agent_secret"
 )
 
 func (o *Options) defaults() {
@@ -156,15 +163,15 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	agentSecret, err := ensureMeta(ctx, st, metaAgentSecret, auth.NewSecret)
+	agentSecret, err := ensureAgentSecret(ctx, st, opts.DataDir)
 	if err != nil {
 		return err
 	}
-	if err := ensureAdminToken(ctx, st, opts); err != nil {
+	clk := clock.Real{}
+	if err := ensureAdminToken(ctx, st, opts, clk); err != nil {
 		return err
 	}
 
-	clk := clock.Real{}
 	binary := &httpapi.Binary{}
 	// advertise is the URL agents reach the API at, set once listening.
 	var advertise string
@@ -290,6 +297,7 @@ func Run(ctx context.Context, opts Options) error {
 	schedules := &schedule.Controller{
 		Store: st, Provider: prov, Hub: hub, Clock: schedClock, Logger: log.With("component", "schedule"),
 		Launcher: cluster.Launcher{Installation: installation, AgentSecret: agentSecret, AdvertiseURL: advertise},
+		Workers:  handler.Regions, // a configured region's worker launches as configure launches it
 		Billing:  prov.Billing(), StorageMicros: catalog.StorageMicrosPerGBMonth, Stopping: stopping,
 		Notify: notifier,
 	}
@@ -399,10 +407,76 @@ func ensureMeta(ctx context.Context, st store.Store, key string, make func() str
 	return v, err
 }
 
+// ensureAgentSecret returns the secret agent tokens are derived from
+// (auth.AgentToken). It lives in DATA/agent.secret (0600), apart from the
+// database that holds the tokens' hashes, so that a copy of the database
+// alone cannot make a valid agent token. On first start it is made and
+// written before any token is derived from it.
+//
+// A database made before the file existed holds the secret in its meta
+// table. It is moved: the file is written and synced first, the row is
+// deleted after, so agents already running keep their tokens. A restart
+// in between finds the file and the row alike and deletes the row.
+func ensureAgentSecret(ctx context.Context, st store.Store, dataDir string) (string, error) {
+	path := filepath.Join(dataDir, AgentSecretFile)
+	inDB, err := st.GetMeta(ctx, metaAgentSecret)
+	hasDB := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("agent secret: %w", err)
+	}
+	var secret string
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		secret = strings.TrimSpace(string(data))
+		if !validSecret(secret) {
+			return "", fmt.Errorf("%s must hold the agent secret, 64 hexadecimal digits, and does not: "+
+				"restore it from the backup of the data directory", path)
+		}
+		if hasDB && inDB != secret {
+			return "", fmt.Errorf("%s differs from the agent secret the database still holds: "+
+				"restore the data directory's files from one backup", path)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		switch nodes, err := st.ListNodes(ctx, store.NodeFilter{}); {
+		case err != nil:
+			return "", fmt.Errorf("agent secret: %w", err)
+		case hasDB:
+			secret = inDB
+		case len(nodes) > 0:
+			// A new secret would make every agent's token unknown.
+			return "", fmt.Errorf("%s is missing, and the agent tokens of %d node(s) were made with it: "+
+				"restore it from the backup of the data directory (it belongs with %s)", path, len(nodes), databaseFile)
+		default:
+			secret = auth.NewSecret()
+		}
+		if err := atomicfile.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write agent secret: %w", err)
+		}
+	default:
+		return "", fmt.Errorf("agent secret: %w", err)
+	}
+	if hasDB {
+		if err := st.DeleteMeta(ctx, metaAgentSecret); err != nil {
+			return "", fmt.Errorf("agent secret: %w", err)
+		}
+	}
+	return secret, nil
+}
+
+// validSecret reports whether s looks like auth.NewSecret's output.
+func validSecret(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 // ensureAdminToken makes sure an admin token exists: on first start it is
 // created and written to DATA/admin.token (0600); later its hash is checked
 // to be in the store.
-func ensureAdminToken(ctx context.Context, st store.Store, opts Options) error {
+func ensureAdminToken(ctx context.Context, st store.Store, opts Options, clk clock.Clock) error {
 	path := filepath.Join(opts.DataDir, AdminTokenFile)
 	data, err := os.ReadFile(path)
 	created := false
@@ -430,7 +504,7 @@ func ensureAdminToken(ctx context.Context, st store.Store, opts Options) error {
 		}
 		_, err := q.GetTokenByHash(ctx, auth.Hash(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			return q.CreateToken(ctx, &store.Token{Hash: auth.Hash(tok), User: "admin", Role: "admin", CreatedAt: time.Now()})
+			return q.CreateToken(ctx, &store.Token{Hash: auth.Hash(tok), User: "admin", Role: "admin", CreatedAt: clk.Now()})
 		}
 		return err
 	})

@@ -12,9 +12,10 @@
 // non-blank character is '{' or '[', else as YAML (so a YAML flow mapping,
 // {region: x}, needs a .yaml name). The format is then decided by the
 // keys: a top-level mapping with any key starting with an upper-case
-// letter (A-Z) is cf-create; anything else is native. An empty document,
-// or {}, sets nothing: the result is the template. A null value (JSON
-// null, an empty YAML value) also counts as not set.
+// letter (A-Z) is cf-create; anything else is native. {} sets nothing:
+// the result is the template. A document with nothing in it but white
+// space or comments is refused (an empty file is more likely a mistake).
+// A null value (JSON null, an empty YAML value) counts as not set.
 //
 // # cf-create requests
 //
@@ -34,7 +35,8 @@
 //	ComputeInstanceTypeOther compute.types, only when ComputeInstanceType is "other"
 //	ComputeSystemVolumeSize  compute.volume_gb
 //	ComputeSpotPrice         compute.spot_price; "" means on-demand
-//	ComputeInitialNodes      compute.initial_nodes
+//	ComputeInitialNodes      compute.initial_nodes, and compute.min_nodes
+//	                         unless ComputeMinNodes is given
 //	ComputeMinNodes          compute.min_nodes (a stratus extension)
 //	ComputeMaxNodes          compute.max_nodes
 //	AutoscalingPolicy        compute.autoscaling: enabled or disabled
@@ -85,9 +87,12 @@
 // # Merging
 //
 // Merge replaces the template's fields with those the request sets, then:
-// initial_nodes below min_nodes is raised to min_nodes unless the request
-// set both (then it is an error), so "ComputeInitialNodes": "0" on a
-// template with min_nodes 1 starts one node; a request that lowers
+// a cf-create ComputeInitialNodes is the cluster's minimum too, so it sets
+// min_nodes unless the request also sets ComputeMinNodes ("ComputeInitialNodes":
+// "2" keeps at least two nodes; "0" on a template with min_nodes 1 lets the
+// fleet go to zero); initial_nodes below min_nodes is raised to min_nodes
+// unless the request set both (then it is an error), so a native
+// min_nodes 2 starts two nodes; a request that lowers
 // max_nodes below the template's initial_nodes, without setting
 // initial_nodes, lowers initial_nodes too; an initial_nodes above
 // max_nodes that the request set is an error. ClusterType ondemand drops

@@ -154,7 +154,8 @@ var (
 // for how the format is detected); filename, which may be empty, only
 // helps choose between JSON and YAML by its extension. On field problems
 // it returns the fields that could be read together with an Errors; on a
-// syntax error the Request is empty.
+// syntax error, or a document with nothing in it but white space or
+// comments, the Request is empty.
 func Parse(data []byte, filename string) (Request, error) {
 	req, errs, _ := parse(data, filename)
 	return req, errs.finish().err()
@@ -168,8 +169,14 @@ func parse(data []byte, filename string) (req Request, errs Errors, fatal bool) 
 	if ferr != nil {
 		return req, Errors{*ferr}, true
 	}
-	if doc == nil || doc.kind == kindNull {
-		return req, nil, false // an empty request: everything from the template
+	if doc == nil {
+		// No bytes, white space or comments only: a file not written yet
+		// or the wrong one, more likely than a wish for every default,
+		// which {} says.
+		return req, Errors{{Message: emptyMessage(filename)}}, true
+	}
+	if doc.kind == kindNull {
+		return req, nil, false // a null document sets nothing: everything from the template
 	}
 	if doc.kind != kindMap {
 		return req, Errors{{Line: doc.line, Message: "the request must be a mapping of keys to values (a JSON object or YAML mapping), got " + doc.describe()}}, true
@@ -182,6 +189,16 @@ func parse(data []byte, filename string) (req Request, errs Errors, fatal bool) 
 		p.native(doc)
 	}
 	return req, p.errs, false
+}
+
+// emptyMessage is the problem with a document that has nothing in it.
+func emptyMessage(filename string) string {
+	what := "the request"
+	if filename != "" {
+		what = keyName(filename)
+	}
+	return "empty document: " + what + " has nothing in it but white space or comments; " +
+		"write the request (JSON or YAML) in it, or {} to take every value from the template"
 }
 
 // isCFCreate reports whether a top-level mapping is a cf-create request:
@@ -652,4 +669,16 @@ func reduceType(s string) string {
 		return base
 	}
 	return s
+}
+
+// Where returns how the request in data names the native field path (such
+// as "region") and the line it set it on: the key the user wrote, or for a
+// cf-create request that left the field to the template its cf-create key
+// (line 0), or else the path. It reports a problem found after Build, such
+// as a region the provider does not have, the way Build reports its own.
+func Where(data []byte, filename, path string) (field string, line int) {
+	req, _, _ := parse(data, filename)
+	c := &checker{req: &req}
+	s, _ := c.source(path)
+	return c.name(path), s.Line
 }

@@ -86,10 +86,13 @@ func DefaultTemplate() api.ClusterSpec {
 // Merge returns tmpl with the fields r sets replaced by r's values.
 // Three more things follow from the request:
 //   - ClusterType "ondemand" drops the template's spot price;
+//   - a cf-create ComputeInitialNodes sets min_nodes too (the fleet
+//     never shrinks below it), unless the request also sets
+//     ComputeMinNodes or ComputeInitialNodes is above max_nodes (an
+//     error);
 //   - initial_nodes below min_nodes is raised to min_nodes, unless the
 //     request sets both (then it is an error): a request for "at least 2
-//     nodes" starts 2, and the usual cf-create "ComputeInitialNodes": "0"
-//     starts the template's minimum;
+//     nodes" starts 2;
 //   - when r sets max_nodes below the template's initial_nodes and does
 //     not set initial_nodes, initial_nodes is lowered to max_nodes.
 //
@@ -121,6 +124,10 @@ func Merge(tmpl api.ClusterSpec, r Request) api.ClusterSpec {
 		c.SpotPrice = ""
 	}
 	setsInitial, setsMin := r.ComputeInitialNodes != nil, r.ComputeMinNodes != nil
+	if r.Format == FormatCFCreate && setsInitial && !setsMin && c.InitialNodes >= 0 && c.InitialNodes <= c.MaxNodes {
+		// A cf-create cluster's minimum is its ComputeInitialNodes.
+		c.MinNodes = c.InitialNodes
+	}
 	switch {
 	case c.InitialNodes < c.MinNodes && !(setsInitial && setsMin):
 		c.InitialNodes = c.MinNodes

@@ -205,6 +205,7 @@ type Queries interface {
 	DropboxQueries
 	LimitsQueries
 	JobSummaryQueries
+	MetaQueries
 }
 
 // Store is a state store. Its Queries run outside any transaction; WithTx

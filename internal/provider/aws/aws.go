@@ -4,7 +4,7 @@
 // # Seam
 //
 // The provider calls EC2 only through EC2API (sdk.go), which lists exactly
-// the five calls it makes. Production uses *ec2.Client with the standard
+// the calls it makes. Production uses *ec2.Client with the standard
 // credential chain and the SDK's adaptive retryer; tests use ec2fake, a
 // programmable fake of those calls that injects throttling, capacity and
 // permission errors and eventual consistency. Policy returns the IAM policy
@@ -33,9 +33,12 @@
 // when one id is unknown), paginated. Address is the private IP address.
 //
 // PriceMicros is the catalog's on-demand price; for spot instances it is the
-// max price when one was set, else the on-demand price: an upper bound, since
-// DescribeInstances does not report the spot price actually paid (that
-// needs DescribeSpotPriceHistory or the billing data).
+// price paid now: the spot market price of the type in the instance's
+// availability zone (DescribeSpotPriceHistory, spotprice.go), capped at the
+// max price when one was set, else at the on-demand price, with PriceSince
+// the time that price took effect. When EC2 cannot say the market price,
+// a spot instance is reported at its cap, an upper bound, and a warning is
+// logged.
 // StateChangedAt is the time in StateTransitionReason ("User initiated
 // (2026-01-02 15:04:05 GMT)") when there is one, else LaunchTime (which EC2
 // resets when a stopped instance starts). InterruptionAt is set only once
@@ -89,6 +92,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,13 +137,15 @@ type RegionConfig struct {
 	// new groups and every VPC when listing. Set it with SubnetID when the
 	// subnet is not in the default VPC.
 	VpcID string
-	// SecurityGroupIDs are attached to every instance; empty means the
-	// VPC's default group.
+	// SecurityGroupIDs are attached to every instance whose LaunchSpec
+	// names no groups; empty means the VPC's default group.
 	SecurityGroupIDs []string
-	// KeyName is the EC2 key pair for ssh; empty means none.
+	// KeyName is the EC2 key pair for ssh of instances whose LaunchSpec
+	// names none; empty means none.
 	KeyName string
 	// InstanceProfile is the IAM instance profile, by name or ARN
-	// ("arn:..."); empty means none.
+	// ("arn:..."), of instances whose LaunchSpec names none; empty means
+	// none.
 	InstanceProfile string
 	// ImageID is the AMI used when a LaunchSpec names none.
 	ImageID string
@@ -194,6 +200,9 @@ type Options struct {
 	ConsistencyRetryDelay time.Duration
 	// PageSize is DescribeInstances' MaxResults, 5 to 1000. Default 1000.
 	PageSize int32
+	// SpotPriceTTL is how long a spot price read from EC2 is used before
+	// it is read again. Default DefaultSpotPriceTTL.
+	SpotPriceTTL time.Duration
 }
 
 // Provider is the AWS provider. It is safe for concurrent use.
@@ -213,6 +222,8 @@ type Provider struct {
 	recent map[recentKey]*recentLaunch
 
 	res resourceState // provider.Resources (resources.go)
+
+	spot spotPrices // the spot price paid (spotprice.go)
 }
 
 type recentKey struct{ region, id string }
@@ -272,6 +283,10 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	p.res.init(opts)
+	p.spot.ttl = opts.SpotPriceTTL
+	if p.spot.ttl <= 0 {
+		p.spot.ttl = DefaultSpotPriceTTL
+	}
 	for i := range p.regions {
 		rc := &p.regions[i]
 		if rc.Name == "" {
@@ -351,6 +366,9 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 		inst.Tags = instanceTags(spec)
 	}
 	got := p.toInstance(spec.Region, inst)
+	one := []provider.Instance{got}
+	p.priceSpot(ctx, spec.Region, c, one, []string{zoneOf(inst)})
+	got = one[0]
 	p.remember(got)
 	p.log.Info("launched instance", "instance", got.ID, "region", got.Region, "type", got.Type, "spot", got.Spot, "state", got.State)
 	return got, nil
@@ -410,10 +428,22 @@ func (p *Provider) runInput(rc *RegionConfig, spec provider.LaunchSpec) (*ec2.Ru
 	if rc.SubnetID != "" {
 		in.SubnetId = awssdk.String(rc.SubnetID)
 	}
-	if rc.KeyName != "" {
-		in.KeyName = awssdk.String(rc.KeyName)
+	// The spec's group, key and profile (a configured region's) win over
+	// the region's static ones.
+	if len(spec.SecurityGroups) > 0 {
+		in.SecurityGroupIds = slices.Clone(spec.SecurityGroups)
 	}
-	if ip := rc.InstanceProfile; ip != "" {
+	keyName, profile := rc.KeyName, rc.InstanceProfile
+	if spec.KeyName != "" {
+		keyName = spec.KeyName
+	}
+	if spec.InstanceProfile != "" {
+		profile = spec.InstanceProfile
+	}
+	if keyName != "" {
+		in.KeyName = awssdk.String(keyName)
+	}
+	if ip := profile; ip != "" {
 		if len(ip) > 4 && ip[:4] == "arn:" {
 			in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: awssdk.String(ip)}
 		} else {
@@ -526,6 +556,15 @@ func (p *Provider) toInstance(region string, in types.Instance) provider.Instanc
 	}
 	if out.Spot && in.StateReason != nil && awssdk.ToString(in.StateReason.Code) == spotTerminationCode {
 		out.InterruptionAt = out.StateChangedAt
+	}
+	out.KeyName = awssdk.ToString(in.KeyName)
+	for _, g := range in.SecurityGroups {
+		out.SecurityGroups = append(out.SecurityGroups, awssdk.ToString(g.GroupId))
+	}
+	if in.IamInstanceProfile != nil {
+		// EC2 reports the profile's ARN: its name is the ARN's last part.
+		arn := awssdk.ToString(in.IamInstanceProfile.Arn)
+		out.InstanceProfile = arn[strings.LastIndex(arn, "/")+1:]
 	}
 	return out
 }
@@ -651,6 +690,7 @@ func (p *Provider) Describe(ctx context.Context, region string, f provider.Filte
 		}
 	}
 	var out []provider.Instance
+	var zones []string // of out's instances, for their spot price
 	seen := map[string]bool{}
 	for _, filters := range batches {
 		pages := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: awssdk.Int32(p.pageSize)})
@@ -667,10 +707,12 @@ func (p *Provider) Describe(ctx context.Context, region string, f provider.Filte
 					}
 					seen[in.ID] = true
 					out = append(out, in)
+					zones = append(zones, zoneOf(inst))
 				}
 			}
 		}
 	}
+	p.priceSpot(ctx, region, c, out, zones)
 	for _, in := range p.recentLaunches(region) {
 		if !seen[in.ID] && f.Matches(in) {
 			seen[in.ID] = true

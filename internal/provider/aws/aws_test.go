@@ -72,6 +72,9 @@ func newWorld(t *testing.T, fo ec2fake.Options, po aws.Options) *world {
 	if po.NewClient == nil {
 		po.NewClient = func(region string) aws.EC2API { return fake.Client(region) }
 	}
+	if po.NewIAMClient == nil {
+		po.NewIAMClient = func() aws.IAMAPI { return fake.IAM() }
+	}
 	if po.ConsistencyRetryDelay == 0 {
 		po.ConsistencyRetryDelay = time.Millisecond
 	}

@@ -9,6 +9,7 @@ var Actions = []string{
 	"ec2:StartInstances",
 	"ec2:StopInstances",
 	"ec2:TerminateInstances",
+	"ec2:DescribeSpotPriceHistory",
 
 	"ec2:DescribeImages",
 	"ec2:CopyImage",

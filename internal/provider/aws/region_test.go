@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,31 @@ func TestRegionFlows(t *testing.T) {
 				t.Errorf("%s worker launched from %s, want the copy %s", r, awssdk.ToString(in.ImageId), imgs[0].ID)
 			}
 		}
+		// The worker has what configure replicated: the region's group,
+		// the imported key and the instance profile, as EC2 reports them.
+		gs, _ := e.p.ListSecurityGroups(ctx, r, provider.Filter{Tags: map[string]string{provider.TagInstallation: regionInst}})
+		if len(ins) == 1 && len(gs) == 1 {
+			in, _ := e.fake.Instance(r, ins[0].ID)
+			var groups []string
+			for _, g := range in.SecurityGroups {
+				groups = append(groups, awssdk.ToString(g.GroupId))
+			}
+			wantKey := region.DefaultKeyPrefix + regionInst
+			if got := awssdk.ToString(in.KeyName); got != wantKey {
+				t.Errorf("%s worker's KeyName = %q, want %q", r, got, wantKey)
+			}
+			if len(groups) != 1 || groups[0] != gs[0].ID {
+				t.Errorf("%s worker's SecurityGroups = %v, want [%s] (%s)", r, groups, gs[0].ID, gs[0].Name)
+			}
+			wantARN := "arn:aws:iam::" + ec2fake.OwnerID + ":instance-profile/" + region.DefaultInstanceProfile
+			if in.IamInstanceProfile == nil || awssdk.ToString(in.IamInstanceProfile.Arn) != wantARN {
+				t.Errorf("%s worker's IamInstanceProfile = %+v, want %s", r, in.IamInstanceProfile, wantARN)
+			}
+			if ins[0].KeyName != wantKey || len(ins[0].SecurityGroups) != 1 || ins[0].SecurityGroups[0] != gs[0].ID ||
+				ins[0].InstanceProfile != region.DefaultInstanceProfile {
+				t.Errorf("%s worker as the provider reports it: key %q, groups %v, profile %q", r, ins[0].KeyName, ins[0].SecurityGroups, ins[0].InstanceProfile)
+			}
+		}
 	}
 	if _, ok := e.fake.IAM().InstanceProfile(region.DefaultInstanceProfile); !ok {
 		t.Errorf("no instance profile %s", region.DefaultInstanceProfile)
@@ -162,10 +188,15 @@ func TestRegionFlows(t *testing.T) {
 		}
 	}
 
-	// Check is clean.
+	// Check is clean, and lists the instance profile.
 	for _, c := range e.check(t) {
 		if !c.Configured || len(c.Drift) != 0 {
 			t.Errorf("check %s after configure = %+v, want configured and clean", c.Region, c)
+		}
+		want := api.RegionResource{Kind: "instance_profile", Name: region.DefaultInstanceProfile, ID: region.DefaultInstanceProfile,
+			State: "exists, role " + region.DefaultInstanceProfile}
+		if !slices.Contains(c.Resources, want) {
+			t.Errorf("check %s lists %+v, want %+v among them", c.Region, c.Resources, want)
 		}
 	}
 
@@ -205,8 +236,57 @@ func TestRegionFlows(t *testing.T) {
 		}
 	}
 
-	// Clear removes what configure made and leaves untagged resources.
+	// Another key put in place of ours, under its name and with its tags
+	// (the fingerprint tag too), is drift: EC2's fingerprint tells, and
+	// configure imports our key again.
 	c := e.fake.Client(target)
+	keyName := region.DefaultKeyPrefix + regionInst
+	kps, err := e.p.ListKeyPairs(ctx, target, provider.Filter{Tags: map[string]string{provider.TagInstallation: regionInst}})
+	if err != nil || len(kps) != 1 || kps[0].Name != keyName {
+		t.Fatalf("key pairs in %s: %+v, %v", target, kps, err)
+	}
+	ourFP, err := aws.KeyPairFingerprint([]byte(e.pub))
+	if err != nil || kps[0].Fingerprint != ourFP {
+		t.Fatalf("our key's fingerprint is %s, KeyPairFingerprint says %s (%v)", kps[0].Fingerprint, ourFP, err)
+	}
+	if _, err := c.DeleteKeyPair(ctx, &ec2.DeleteKeyPairInput{KeyName: awssdk.String(keyName)}); err != nil {
+		t.Fatal(err)
+	}
+	var tags []types.Tag
+	for k, v := range kps[0].Tags {
+		tags = append(tags, types.Tag{Key: awssdk.String(k), Value: awssdk.String(v)})
+	}
+	if _, err := c.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{KeyName: awssdk.String(keyName), PublicKeyMaterial: providertest.TestPublicKey("intruder"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeKeyPair, Tags: tags}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.check(t) {
+		var drift []string
+		for _, d := range c.Drift {
+			drift = append(drift, d.Kind+": "+d.Problem)
+		}
+		got := strings.Join(drift, "\n")
+		switch {
+		case c.Region == target && !strings.Contains(got, "key_pair: key different: the key pair's fingerprint is ") ||
+			c.Region == target && !strings.Contains(got, "want "+ourFP):
+			t.Errorf("drift in %s:\n%s\nwant the replaced key", c.Region, got)
+		case c.Region != target && got != "":
+			t.Errorf("drift in untouched %s:\n%s", c.Region, got)
+		}
+	}
+	if got := e.configure(t)[target+" key_pair"]; got != api.RegionRepaired {
+		t.Errorf("repairing configure: key_pair = %q, want repaired", got)
+	}
+	if kps, _ := e.p.ListKeyPairs(ctx, target, provider.Filter{}); len(kps) != 1 || kps[0].Fingerprint != ourFP {
+		t.Errorf("key pairs in %s after repair: %+v; want ours (%s)", target, kps, ourFP)
+	}
+	for _, c := range e.check(t) {
+		if len(c.Drift) != 0 {
+			t.Errorf("drift in %s after the key's repair: %+v", c.Region, c.Drift)
+		}
+	}
+
+	// Clear removes what configure made and leaves untagged resources.
 	theirGroup, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: awssdk.String("theirs"), Description: awssdk.String("not stratus's")})
 	if err != nil {
 		t.Fatal(err)

@@ -19,9 +19,10 @@ package aws
 // (InvalidKeyPair.Duplicate) is an *provider.InvalidError on "name", a key
 // EC2 cannot read (InvalidKey.Format) one on "public_key". Fingerprint is
 // KeyFingerprint as EC2 returns it: for an imported ed25519 key the base64
-// SHA-256 of the key blob, for an imported RSA key the MD5 of it in
-// colon-separated hex. It is stable for one key across regions, but is not
-// OpenSSH's "SHA256:..." form, and drift checks compare it as returned.
+// SHA-256 of the key blob, for an imported RSA key the MD5 of the key's
+// DER form in colon-separated hex. It is stable for one key across
+// regions, but is not OpenSSH's "SHA256:..." form; KeyPairFingerprint
+// computes it from a public key, and drift checks compare the two.
 //
 // Security groups: CreateSecurityGroup in RegionConfig.VpcID (default VPC
 // when empty; lists are then restricted to that VPC), with the

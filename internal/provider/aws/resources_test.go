@@ -2,6 +2,11 @@ package aws_test
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"slices"
@@ -14,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/stratus-cloud/stratus/internal/awspolicy"
 	"github.com/stratus-cloud/stratus/internal/clock"
@@ -166,7 +172,8 @@ func TestResources_KeyFingerprintsAreEC2s(t *testing.T) {
 	t.Parallel()
 	w := newResWorld(t, clock.Real{}, false)
 	ctx := context.Background()
-	kp, err := w.p.ImportKeyPair(ctx, "us-east-1", "k", providertest.TestPublicKey("a"), nil)
+	edPub := providertest.TestPublicKey("a")
+	kp, err := w.p.ImportKeyPair(ctx, "us-east-1", "k", edPub, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +184,52 @@ func TestResources_KeyFingerprintsAreEC2s(t *testing.T) {
 	}
 	if len(kp.Tags) != 0 {
 		t.Errorf("untagged key has tags %v", kp.Tags)
+	}
+	if fp, err := aws.KeyPairFingerprint(providertest.TestPublicKey("a")); err != nil || fp == kp.Fingerprint {
+		t.Errorf("KeyPairFingerprint of another key = %q, %v; want another fingerprint", fp, err)
+	}
+
+	// RSA: the MD5 of the key's DER (PKIX) form, colon-separated, which
+	// is not the MD5 of the ssh blob (ssh-keygen -l -E md5).
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := ssh.MarshalAuthorizedKey(pub)
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(der)
+	var hexes []string
+	for _, b := range sum {
+		hexes = append(hexes, hex.EncodeToString([]byte{b}))
+	}
+	want := strings.Join(hexes, ":")
+	rkp, err := w.p.ImportKeyPair(ctx, "us-east-1", "rsa", line, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rkp.Fingerprint != want {
+		t.Errorf("RSA key's fingerprint %q, want EC2's %q", rkp.Fingerprint, want)
+	}
+	if got, err := aws.KeyPairFingerprint(line); err != nil || got != want {
+		t.Errorf("KeyPairFingerprint(RSA) = %q, %v; want %q", got, err, want)
+	}
+	if got, err := aws.KeyPairFingerprint(edPub); err != nil || got != kp.Fingerprint {
+		t.Errorf("KeyPairFingerprint(ed25519) = %q, %v; want %q as imported", got, err, kp.Fingerprint)
+	}
+	blobSum := md5.Sum(pub.Marshal())
+	if hex.EncodeToString(blobSum[:]) == strings.ReplaceAll(want, ":", "") {
+		t.Error("the DER and ssh-blob MD5s agree; the test proves nothing")
+	}
+	var perr *provider.InvalidError
+	if _, err := aws.KeyPairFingerprint([]byte("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=")); !errors.As(err, &perr) || perr.Field != "public_key" {
+		t.Errorf("KeyPairFingerprint(ecdsa) error %v, want an *InvalidError on public_key (EC2 imports no ecdsa keys)", err)
 	}
 }
 

@@ -332,6 +332,10 @@ func (p *Provider) launch(spec provider.LaunchSpec, now time.Time) (provider.Ins
 			Tags:           maps.Clone(spec.Tags),
 			LaunchedAt:     now,
 			StateChangedAt: now,
+			// Recorded as given; the fake does not check they exist.
+			SecurityGroups:  slices.Clone(spec.SecurityGroups),
+			KeyName:         spec.KeyName,
+			InstanceProfile: spec.InstanceProfile,
 		},
 		readyAt: now.Add(p.bootDelay),
 		token:   spec.ClientToken,
@@ -516,5 +520,6 @@ func (in *instance) terminate(at time.Time) {
 func (in *instance) snapshot() provider.Instance {
 	out := in.Instance
 	out.Tags = maps.Clone(in.Tags)
+	out.SecurityGroups = slices.Clone(in.SecurityGroups)
 	return out
 }

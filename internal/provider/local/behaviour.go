@@ -31,13 +31,18 @@ var callNames = append([]string{CallRegions, CallLaunch, CallDescribe, CallStart
 
 // Behaviour tells the local cloud how to misbehave. It is read from
 // Root/behaviour.json on every call; the fields present in the file replace
-// the provider's Options (only BootDelay has one today), so a test or the
+// the provider's Options (BootDelay and StopDelay have one), so a test or the
 // CLI can change the cloud's behaviour while the control plane runs. See
 // the package doc for the file format.
 type Behaviour struct {
 	// BootDelay is how long an instance stays pending after Launch or Start.
 	// Nil keeps Options.BootDelay.
 	BootDelay *Duration `json:"boot_delay,omitempty"`
+	// StopDelay is the least time an instance stays stopping after Stop,
+	// or shutting-down after Terminate or a spot reclaim, on the
+	// provider's clock (it also waits for the instance's processes to
+	// exit). Nil keeps Options.StopDelay.
+	StopDelay *Duration `json:"stop_delay,omitempty"`
 	// APIDelay is waited (in real time, honouring the context) before every
 	// call, like a slow cloud API.
 	APIDelay Duration `json:"api_delay,omitempty"`
@@ -83,6 +88,9 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 func (b Behaviour) Validate() error {
 	if b.BootDelay != nil && *b.BootDelay < 0 {
 		return errors.New("boot_delay must not be negative")
+	}
+	if b.StopDelay != nil && *b.StopDelay < 0 {
+		return errors.New("stop_delay must not be negative")
 	}
 	if b.APIDelay < 0 {
 		return errors.New("api_delay must not be negative")

@@ -21,16 +21,32 @@
 //
 // Ids are "i-" and 17 random hex digits. Each live instance has a loopback
 // address unique among live instances (127.100.0.1, 127.100.0.2, ...);
-// nothing needs to listen on it. An instance is pending until its boot delay
-// has passed on the provider's clock, then running; Stop kills its process
-// group (SIGTERM, then SIGKILL after Options.KillGrace) and keeps its
-// directory; Start starts the agent again; Terminate kills the processes and
-// removes the directory. States are derived lazily on each call from the
-// clock and persisted. Terminated instances stay listed for an hour, then
-// are purged together with their client token. Before signalling a recorded
-// pid the provider checks in /proc that the process still carries the
-// instance id in its environment (STRATUS_INSTANCE_ID) or the instance
-// directory on its command line, so a reused pid is never signalled.
+// nothing needs to listen on it. Instances go through EC2's states:
+//
+//	pending → running → stopping → stopped → pending → ...
+//	any of them → shutting-down → terminated
+//
+// An instance is pending until its boot delay has passed on the provider's
+// clock, then running. Stop records the instance stopping (Terminate:
+// shutting-down) with the time it was asked, saves the state, sends SIGTERM
+// to the instance's processes and returns; it does not wait for them, and
+// nothing holds the root lock while they exit. Processes still there
+// Options.KillGrace later get SIGKILL, from a goroutine of the process that
+// asked and from any call that finds them. The transition completes on the
+// first call that finds the processes gone and the stop delay passed: a
+// stopped instance keeps its directory (Start starts the agent again), a
+// terminated one loses it. So a stop or terminate whose caller died midway
+// is finished by whoever calls next, a new Provider in another process
+// included. Stop of a stopping instance is a no-op, Terminate of a stopping
+// one proceeds to shutting-down, and Start of a stopping one fails with
+// ErrIncorrectState (EC2's IncorrectInstanceState) until it is stopped.
+//
+// States are derived lazily on each call from the clock and the processes
+// found, and persisted. Terminated instances stay listed for an hour, then
+// are purged together with their client token. Before signalling a process
+// the provider checks in /proc that it carries the instance id in its
+// environment (STRATUS_INSTANCE_ID) or the instance directory on its
+// command line, so a reused pid is never signalled.
 //
 // Launch is idempotent by client token per region: the token is persisted
 // before the agent process starts, and a repeated Launch returns the
@@ -48,8 +64,8 @@
 // cf-create "ComputeSpotPrice": "0.03" for r4.large run.)
 //
 // Reclaim announces a spot interruption: it writes agent.InterruptionFile
-// into the instance directory, and the instance is terminated once the clock
-// passes InterruptionAt.
+// into the instance directory, and the instance is shutting-down once the
+// clock passes InterruptionAt, then terminated as after Terminate.
 //
 // # Images, key pairs, security groups
 //
@@ -67,6 +83,7 @@
 //
 //	{
 //	  "boot_delay": "2s",         // pending → running after this long (Go duration)
+//	  "stop_delay": "1s",         // stopping and shutting-down last at least this long
 //	  "api_delay": "100ms",       // every call waits this long first (real time; honours ctx)
 //	  "fail_rate": 0.1,           // probability 0..1 that a call fails with a retryable *InjectedError
 //	  "fail_calls": ["launch"],   // calls fail_rate applies to; empty = all of
@@ -148,10 +165,24 @@ type Options struct {
 	// BootDelay is how long instances stay pending; behaviour.json's
 	// boot_delay overrides it.
 	BootDelay time.Duration
-	// KillGrace is how long Stop and Terminate wait after SIGTERM before
-	// SIGKILL. Default 3s.
+	// StopDelay is the least time instances stay stopping or
+	// shutting-down; behaviour.json's stop_delay overrides it. Default 0:
+	// as long as their processes take to exit.
+	StopDelay time.Duration
+	// KillGrace is how long a stopping or shutting-down instance's
+	// processes have after SIGTERM before they get SIGKILL. Default 3s.
 	KillGrace time.Duration
 }
+
+// ErrIncorrectState is wrapped by the error of a call that the instance's
+// state does not allow yet, such as Start of a stopping instance (EC2's
+// IncorrectInstanceState); the same call may succeed once the transition
+// has completed.
+var ErrIncorrectState = errors.New("incorrect instance state")
+
+// killWait is how long processes have to vanish after SIGKILL before a
+// stop or terminate completes without them (and a warning is logged).
+const killWait = time.Second
 
 // Provider is the local cloud. It is safe for concurrent use, also with
 // other Provider values and processes on the same Root.
@@ -164,6 +195,7 @@ type Provider struct {
 	log       *slog.Logger
 	agentCmd  func(string) *exec.Cmd
 	bootDelay time.Duration
+	stopDelay time.Duration
 	killGrace time.Duration
 }
 
@@ -189,6 +221,7 @@ func New(opts Options) (*Provider, error) {
 		log:       opts.Logger,
 		agentCmd:  opts.AgentCommand,
 		bootDelay: opts.BootDelay,
+		stopDelay: opts.StopDelay,
 		killGrace: opts.KillGrace,
 	}
 	if len(p.regions) == 0 {
@@ -212,6 +245,9 @@ func New(opts Options) (*Provider, error) {
 	}
 	if p.bootDelay < 0 {
 		return nil, errors.New("local provider: BootDelay must not be negative")
+	}
+	if p.stopDelay < 0 {
+		return nil, errors.New("local provider: StopDelay must not be negative")
 	}
 	if p.killGrace <= 0 {
 		p.killGrace = 3 * time.Second
@@ -263,10 +299,17 @@ type tx struct {
 	now       time.Time
 	behaviour Behaviour
 	bootDelay time.Duration
+	stopDelay time.Duration
 	dirty     *bool
+	effects   *[]func()
 }
 
 func (c tx) changed() { *c.dirty = true }
+
+// afterSave queues fn to run, still under the lock, once the state has
+// been saved: a side effect (a signal) never comes before the state that
+// explains it, and no other call sees the state before it has happened.
+func (c tx) afterSave(fn func()) { *c.effects = append(*c.effects, fn) }
 
 // call runs op on freshly loaded state under the root lock, after the
 // behaviour file's delay and failures, and saves the state if op or the
@@ -303,7 +346,8 @@ func (p *Provider) call(ctx context.Context, name string, op func(*cloudState, t
 
 // locked loads the state under the lock, derives it at the clock's now,
 // runs op and saves if anything changed (also when op fails, so that work
-// already done, such as a persisted client token, is kept).
+// already done, such as a persisted client token, is kept), then runs the
+// side effects queued with afterSave.
 func (p *Provider) locked(b Behaviour, op func(*cloudState, tx) error) error {
 	unlock, err := lockRoot(p.root)
 	if err != nil {
@@ -315,9 +359,13 @@ func (p *Provider) locked(b Behaviour, op func(*cloudState, tx) error) error {
 		return err
 	}
 	dirty := false
-	c := tx{now: p.clock.Now(), behaviour: b, bootDelay: p.bootDelay, dirty: &dirty}
+	var effects []func()
+	c := tx{now: p.clock.Now(), behaviour: b, bootDelay: p.bootDelay, stopDelay: p.stopDelay, dirty: &dirty, effects: &effects}
 	if b.BootDelay != nil {
 		c.bootDelay = time.Duration(*b.BootDelay)
+	}
+	if b.StopDelay != nil {
+		c.stopDelay = time.Duration(*b.StopDelay)
 	}
 	p.derive(st, c)
 	opErr := op(st, c)
@@ -326,26 +374,33 @@ func (p *Provider) locked(b Behaviour, op func(*cloudState, tx) error) error {
 			return errors.Join(opErr, fmt.Errorf("save %s: %w", filepath.Join(p.root, stateFile), err))
 		}
 	}
+	for _, fn := range effects {
+		fn()
+	}
 	return opErr
 }
 
 // behaviour returns Options merged with the behaviour file.
 func (p *Provider) behaviour() (Behaviour, error) {
-	boot := Duration(p.bootDelay)
-	b := Behaviour{BootDelay: &boot}
+	boot, stop := Duration(p.bootDelay), Duration(p.stopDelay)
+	b := Behaviour{BootDelay: &boot, StopDelay: &stop}
 	if _, err := readBehaviourInto(p.root, &b); err != nil {
 		return b, err
 	}
 	return b, nil
 }
 
-// derive brings every instance up to the clock: due spot reclaims
-// terminate, finished boots run, long-terminated instances are purged.
+// derive brings every instance up to the clock: due spot reclaims shut
+// down, finished boots run, stops and terminations whose processes are
+// gone complete, long-terminated instances are purged.
 func (p *Provider) derive(st *cloudState, c tx) {
 	for _, r := range st.Instances {
-		if r.State != provider.StateTerminated && !r.InterruptionAt.IsZero() && !c.now.Before(r.InterruptionAt) {
-			p.terminate(r, r.InterruptionAt, "spot reclaim")
-			c.changed()
+		if r.State != provider.StateTerminated && r.State != provider.StateShuttingDown &&
+			!r.InterruptionAt.IsZero() && !c.now.Before(r.InterruptionAt) {
+			p.shutDown(r, c, provider.StateShuttingDown, r.InterruptionAt, "spot reclaim")
+		}
+		if r.State == provider.StateStopping || r.State == provider.StateShuttingDown {
+			p.settle(r, c)
 		}
 		if r.State == provider.StatePending && !c.now.Before(r.ReadyAt) {
 			r.setState(provider.StateRunning, r.ReadyAt)
@@ -451,6 +506,10 @@ func (p *Provider) launch(st *cloudState, c tx, spec provider.LaunchSpec) (provi
 		ClientToken:    spec.ClientToken,
 		Agent:          spec.Agent.ServerURL != "",
 		Seq:            st.Seq,
+		// Recorded as given: they are reported, not enforced.
+		SecurityGroups:  slices.Clone(spec.SecurityGroups),
+		KeyName:         spec.KeyName,
+		InstanceProfile: spec.InstanceProfile,
 	}
 	dir := p.InstanceDir(id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -594,6 +653,8 @@ func (p *Provider) Start(ctx context.Context, region, id string) error {
 		switch r.State {
 		case provider.StateTerminated, provider.StateShuttingDown:
 			return fmt.Errorf("start %s: the instance is terminated: %w", id, provider.ErrNotFound)
+		case provider.StateStopping:
+			return fmt.Errorf("start %s: the instance is still stopping; start it once it is stopped: %w", id, ErrIncorrectState)
 		case provider.StatePending, provider.StateRunning:
 			if r.Agent && r.PID == 0 {
 				// An earlier Start or Launch failed to start the agent.
@@ -625,14 +686,10 @@ func (p *Provider) Stop(ctx context.Context, region, id string) error {
 		switch r.State {
 		case provider.StateTerminated, provider.StateShuttingDown:
 			return fmt.Errorf("stop %s: the instance is terminated: %w", id, provider.ErrNotFound)
-		case provider.StateStopped:
+		case provider.StateStopped, provider.StateStopping:
 			return nil
 		}
-		p.kill(r)
-		r.setState(provider.StateStopped, c.now)
-		r.ReadyAt = time.Time{}
-		c.changed()
-		p.log.Info("stopped instance", "instance", id, "region", region)
+		p.shutDown(r, c, provider.StateStopping, c.now, "stop")
 		return nil
 	})
 	return err
@@ -648,35 +705,108 @@ func (p *Provider) Terminate(ctx context.Context, region, id string) error {
 		if err != nil {
 			return err
 		}
-		if r.State != provider.StateTerminated {
-			p.terminate(r, c.now, "terminate")
-			c.changed()
+		if r.State != provider.StateTerminated && r.State != provider.StateShuttingDown {
+			p.shutDown(r, c, provider.StateShuttingDown, c.now, "terminate")
 		}
 		return nil
 	})
 	return err
 }
 
-// terminate kills r's processes, removes its disk and marks it terminated
-// at at.
-func (p *Provider) terminate(r *record, at time.Time, why string) {
-	p.kill(r)
+// shutDown moves r to state to (stopping or shutting-down), asked at at.
+// Once the state is saved its processes get SIGTERM, and a goroutine gives
+// those still there at KillAt SIGKILL; settle completes the transition.
+// An instance already stopping keeps its KillAt: its processes have had
+// their SIGTERM.
+func (p *Provider) shutDown(r *record, c tx, to provider.State, at time.Time, why string) {
+	signalled := r.State == provider.StateStopping && !r.KillAt.IsZero()
+	r.setState(to, at)
+	r.ReadyAt = time.Time{}
+	r.FinishAt = at.Add(c.stopDelay)
+	c.changed()
+	p.log.Info("instance "+string(to), "instance", r.ID, "region", r.Region, "reason", why)
+	if signalled {
+		return
+	}
+	r.KillAt, r.KilledAt = time.Now().Add(p.killGrace), time.Time{}
+	if !r.Agent && r.PID == 0 {
+		return // no process was ever started
+	}
+	id, pid, dir, killAt := r.ID, r.PID, p.InstanceDir(r.ID), r.KillAt
+	c.afterSave(func() {
+		procs := p.signal(id, instanceProcs(pid, id, dir), syscall.SIGTERM)
+		if len(procs) > 0 {
+			go p.killLater(id, dir, procs, killAt)
+		}
+	})
+}
+
+// killLater gives the processes procs of instance id SIGKILL at at, those
+// of them that still run and still belong to the instance. It runs in a
+// goroutine of the process that asked for the stop or terminate; if that
+// process dies first, settle does the same on the next call.
+func (p *Provider) killLater(id, dir string, procs []int, at time.Time) {
+	time.Sleep(time.Until(at))
+	var left []int
+	for _, pid := range procs {
+		if ownedBy(pid, id, dir) {
+			left = append(left, pid)
+		}
+	}
+	p.signal(id, left, syscall.SIGKILL)
+}
+
+// settle completes r's stop or termination once its processes are gone
+// and its stop delay has passed on the clock: stopped keeps the directory,
+// terminated removes it and frees the address. Processes still there after
+// KillAt get SIGKILL; if some survive killWait after that, the transition
+// completes without them, with a warning. Whichever call comes first does
+// this, so it needs no process of the one that asked.
+func (p *Provider) settle(r *record, c tx) {
+	if r.Agent || r.PID != 0 {
+		if procs := instanceProcs(r.PID, r.ID, p.InstanceDir(r.ID)); len(procs) > 0 {
+			now := time.Now()
+			switch {
+			case now.Before(r.KillAt):
+				return
+			case r.KilledAt.IsZero() || now.Before(r.KilledAt.Add(killWait)):
+				p.signal(r.ID, procs, syscall.SIGKILL)
+				if r.KilledAt.IsZero() {
+					r.KilledAt = now
+					c.changed()
+				}
+				return
+			}
+			p.log.Warn("instance processes survived SIGKILL", "instance", r.ID, "pids", procs)
+		}
+	}
+	if c.now.Before(r.FinishAt) {
+		return
+	}
+	r.PID = 0
+	r.FinishAt, r.KillAt, r.KilledAt = time.Time{}, time.Time{}, time.Time{}
+	c.changed()
+	if r.State == provider.StateStopping {
+		r.setState(provider.StateStopped, c.now)
+		p.log.Info("stopped instance", "instance", r.ID, "region", r.Region)
+		return
+	}
 	if err := os.RemoveAll(p.InstanceDir(r.ID)); err != nil {
 		p.log.Warn("remove instance directory", "instance", r.ID, "err", err)
 	}
-	r.setState(provider.StateTerminated, at)
+	r.setState(provider.StateTerminated, c.now)
 	r.Address = ""
-	r.ReadyAt = time.Time{}
-	p.log.Info("terminated instance", "instance", r.ID, "region", r.Region, "reason", why)
+	p.log.Info("terminated instance", "instance", r.ID, "region", r.Region)
 }
 
 // Reclaim announces that the spot instance id in region will be reclaimed
 // after notice: InterruptionAt becomes now+notice, the interruption notice
 // (agent.InterruptionFile) is written into the instance directory for its
-// agent, and the instance is terminated on the first call after the clock
-// passes InterruptionAt. It is a test and demo hook: the behaviour file's
-// delays and failures do not apply. Reclaiming an on-demand instance is an
-// *provider.InvalidError; an unknown or terminated one is ErrNotFound.
+// agent, and the instance is shutting-down from the first call after the
+// clock passes InterruptionAt, then terminated as after Terminate. It is a
+// test and demo hook: the behaviour file's delays and failures do not
+// apply. Reclaiming an on-demand instance is an *provider.InvalidError; an
+// unknown, shutting-down or terminated one is ErrNotFound.
 func (p *Provider) Reclaim(ctx context.Context, region, id string, notice time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -690,7 +820,7 @@ func (p *Provider) Reclaim(ctx context.Context, region, id string, notice time.D
 		if err != nil {
 			return err
 		}
-		if r.State == provider.StateTerminated {
+		if r.State == provider.StateTerminated || r.State == provider.StateShuttingDown {
 			return fmt.Errorf("reclaim %s: the instance is terminated: %w", id, provider.ErrNotFound)
 		}
 		if !r.Spot {
@@ -775,34 +905,13 @@ func (p *Provider) startAgent(r *record) error {
 	return nil
 }
 
-// kill stops every process of r: SIGTERM, then SIGKILL after the grace
-// period. Only processes that carry r's identity are signalled, found by
-// that identity rather than by the recorded pid alone.
-func (p *Provider) kill(r *record) {
-	pid := r.PID
-	r.PID = 0
-	dir := p.InstanceDir(r.ID)
-	procs := instanceProcs(pid, r.ID, dir)
-	if len(procs) == 0 {
-		return
-	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		for _, proc := range procs {
-			if err := syscall.Kill(proc, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-				p.log.Warn("signal agent", "instance", r.ID, "pid", proc, "signal", sig, "err", err)
-			}
-		}
-		grace := p.killGrace
-		if sig == syscall.SIGKILL {
-			grace = time.Second
-		}
-		deadline := time.Now().Add(grace)
-		for time.Now().Before(deadline) {
-			if procs = instanceProcs(pid, r.ID, dir); len(procs) == 0 {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+// signal sends sig to the processes procs of instance id and returns
+// them.
+func (p *Provider) signal(id string, procs []int, sig syscall.Signal) []int {
+	for _, proc := range procs {
+		if err := syscall.Kill(proc, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			p.log.Warn("signal instance process", "instance", id, "pid", proc, "signal", sig, "err", err)
 		}
 	}
-	p.log.Warn("instance processes survived SIGKILL", "instance", r.ID, "pids", procs)
+	return procs
 }

@@ -28,10 +28,20 @@ import (
 // prints its pid and waits for SIGTERM.
 const helperEnv = "STRATUS_LOCAL_TEST_AGENT"
 
+// With ignoreTermEnv=1 as well, the helper agent ignores SIGTERM: only
+// SIGKILL ends it, as an agent that takes all its grace time.
+const ignoreTermEnv = "STRATUS_LOCAL_TEST_IGNORE_TERM"
+
 // Started with launcherEnv=ROOT, the test binary is a second process
 // poking the same cloud: it launches with the token "shared" and prints the
 // instance id.
 const launcherEnv = "STRATUS_LOCAL_TEST_LAUNCHER_ROOT"
+
+// Started with stopperEnv="ROOT CALL ID", the test binary is a control
+// plane that asks the cloud at ROOT to stop or terminate instance ID, says
+// "asked", and dies at once by SIGKILL, leaving the transition to whoever
+// calls next.
+const stopperEnv = "STRATUS_LOCAL_TEST_STOPPER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
@@ -41,7 +51,33 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv(launcherEnv); root != "" {
 		os.Exit(launcher(root))
 	}
+	if args := os.Getenv(stopperEnv); args != "" {
+		os.Exit(stopper(strings.Fields(args)))
+	}
 	os.Exit(m.Run())
+}
+
+func stopper(args []string) int {
+	if len(args) != 3 {
+		fmt.Fprintf(os.Stderr, "%s: want ROOT CALL ID, got %q\n", stopperEnv, args)
+		return 2
+	}
+	p, err := local.New(local.Options{Root: args[0], KillGrace: time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	call := p.Stop
+	if args[1] == "terminate" {
+		call = p.Terminate
+	}
+	if err := call(context.Background(), "local-1", args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("asked")
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
 }
 
 func launcher(root string) int {
@@ -73,6 +109,10 @@ func fakeAgent() {
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
 	wd, _ := os.Getwd()
 	fmt.Printf("pid %d cwd %s id %s\n", os.Getpid(), wd, os.Getenv("STRATUS_INSTANCE_ID"))
+	if os.Getenv(ignoreTermEnv) == "1" {
+		for range ch {
+		}
+	}
 	<-ch
 	os.Exit(0)
 }
@@ -85,6 +125,13 @@ func helperCommand(dir string) *exec.Cmd {
 	cmd := exec.Command(exe, "-test.run=^$")
 	// GORACE: a race-enabled helper would otherwise sleep 1s on exit.
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "GORACE=atexit_sleep_ms=0")
+	return cmd
+}
+
+// stubbornCommand is helperCommand for an agent that ignores SIGTERM.
+func stubbornCommand(dir string) *exec.Cmd {
+	cmd := helperCommand(dir)
+	cmd.Env = append(cmd.Env, ignoreTermEnv+"=1")
 	return cmd
 }
 
@@ -111,7 +158,8 @@ func newLocal(t *testing.T, opts local.Options) *local.Provider {
 	return p
 }
 
-// terminateAll terminates every instance under p's root, in every region.
+// terminateAll terminates every instance under p's root, in every region,
+// and waits until they are terminated (their processes gone).
 func terminateAll(t *testing.T, p *local.Provider) {
 	if err := local.WriteBehaviour(p.Root(), local.Behaviour{}); err != nil {
 		t.Errorf("cleanup: reset behaviour: %v", err)
@@ -132,6 +180,30 @@ func terminateAll(t *testing.T, p *local.Provider) {
 			if err := p.Terminate(ctx, r, in.ID); err != nil {
 				t.Errorf("cleanup: terminate %s: %v", in.ID, err)
 			}
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, r := range regions {
+		for {
+			ins, err := p.Describe(ctx, r, provider.Filter{})
+			if err != nil {
+				t.Errorf("cleanup: %v", err)
+				break
+			}
+			left := 0
+			for _, in := range ins {
+				if in.State != provider.StateTerminated {
+					left++
+				}
+			}
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("cleanup: %d instances in %s not terminated yet", left, r)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
@@ -292,12 +364,9 @@ func TestLocal_AgentDetachedAndKilledOnTerminate(t *testing.T) {
 		t.Fatalf("Terminate: %v", err)
 	}
 	waitDead(t, pid)
+	waitState(t, p, in.ID, provider.StateTerminated)
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("instance directory still exists after Terminate: %v", err)
-	}
-	got, _ := describeOne(t, p, in.ID)
-	if got.State != provider.StateTerminated {
-		t.Errorf("state = %s, want terminated", got.State)
 	}
 }
 
@@ -431,7 +500,7 @@ func TestLocal_BehaviourFailures(t *testing.T) {
 func TestLocal_BehaviourFileFormat(t *testing.T) {
 	p := newLocal(t, local.Options{})
 	path := filepath.Join(p.Root(), local.BehaviourFile)
-	doc := `{"boot_delay":"2s","api_delay":"100ms","fail_rate":0.0,"fail_calls":["launch"],"no_capacity":["c5.large"]}`
+	doc := `{"boot_delay":"2s","stop_delay":"3s","api_delay":"100ms","fail_rate":0.0,"fail_calls":["launch"],"no_capacity":["c5.large"]}`
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +508,8 @@ func TestLocal_BehaviourFileFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.BootDelay == nil || *b.BootDelay != local.Duration(2*time.Second) || b.APIDelay != local.Duration(100*time.Millisecond) ||
+	if b.BootDelay == nil || *b.BootDelay != local.Duration(2*time.Second) || b.StopDelay == nil || *b.StopDelay != local.Duration(3*time.Second) ||
+		b.APIDelay != local.Duration(100*time.Millisecond) ||
 		len(b.FailCalls) != 1 || len(b.NoCapacity) != 1 || b.NoCapacity[0] != "c5.large" {
 		t.Errorf("ReadBehaviour = %+v", b)
 	}
@@ -447,11 +517,11 @@ func TestLocal_BehaviourFileFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := local.ReadBehaviour(p.Root())
-	if err != nil || *again.BootDelay != *b.BootDelay || again.APIDelay != b.APIDelay {
+	if err != nil || *again.BootDelay != *b.BootDelay || *again.StopDelay != *b.StopDelay || again.APIDelay != b.APIDelay {
 		t.Errorf("round trip: %+v, %v", again, err)
 	}
 
-	for _, bad := range []string{`{"fail_rate":2}`, `{"boot_delay":5}`, `{"fail_calls":["explode"]}`, `{"typo":1}`, `{`} {
+	for _, bad := range []string{`{"fail_rate":2}`, `{"boot_delay":5}`, `{"stop_delay":"-1s"}`, `{"fail_calls":["explode"]}`, `{"typo":1}`, `{`} {
 		if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -534,10 +604,14 @@ func TestLocal_Reclaim(t *testing.T) {
 	}
 	clk.Advance(time.Second)
 	got, _ = describeOne(t, p, in.ID)
-	if got.State != provider.StateTerminated || !got.StateChangedAt.Equal(at) {
-		t.Errorf("after the interruption time: state %s changed at %v, want terminated at %v", got.State, got.StateChangedAt, at)
+	if got.State.Gone() || (got.State == provider.StateShuttingDown && !got.StateChangedAt.Equal(at)) {
+		t.Errorf("after the interruption time: state %s changed at %v, want shutting-down from %v (or terminated)", got.State, got.StateChangedAt, at)
+	}
+	if err := p.Reclaim(ctx, "local-1", in.ID, time.Minute); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("Reclaim of a reclaimed instance: %v, want ErrNotFound", err)
 	}
 	waitDead(t, pid)
+	waitState(t, p, in.ID, provider.StateTerminated)
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("reclaimed instance's directory remains: %v", err)
 	}
@@ -551,6 +625,7 @@ func TestLocal_TerminatedPurgedAfterAnHour(t *testing.T) {
 	if err := p.Terminate(ctx, "local-1", in.ID); err != nil {
 		t.Fatal(err)
 	}
+	waitState(t, p, in.ID, provider.StateTerminated)
 	clk.Advance(59 * time.Minute)
 	if again := mustLaunch(t, p, launchSpec("a")); again.ID != in.ID || again.State != provider.StateTerminated {
 		t.Errorf("within the hour the token returns %s %s, want terminated %s", again.ID, again.State, in.ID)
@@ -796,6 +871,7 @@ func TestLocal_NewValidatesOptions(t *testing.T) {
 		{"duplicate region", local.Options{Root: t.TempDir(), Regions: []string{"a", "a"}}},
 		{"empty region", local.Options{Root: t.TempDir(), Regions: []string{""}}},
 		{"negative boot delay", local.Options{Root: t.TempDir(), BootDelay: -time.Second}},
+		{"negative stop delay", local.Options{Root: t.TempDir(), StopDelay: -time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := local.New(tc.opts); err == nil {
@@ -829,4 +905,242 @@ func TestLocal_SpotPriceIsMinOfMaxAndSpot(t *testing.T) {
 			t.Errorf("max %d: Spot %v PriceMicros %d, want true %d", tc.max, in.Spot, in.PriceMicros, tc.want)
 		}
 	}
+}
+
+// Stop and Terminate record the transitional state and return while the
+// instance's processes are still there (here an agent that ignores SIGTERM
+// and would get SIGKILL only after an hour); the transition completes once
+// they are gone. Meanwhile the cloud answers other calls: nothing holds its
+// lock while processes exit.
+func TestLocal_StopAndTerminateReturnWhileAgentLingers(t *testing.T) {
+	p := newLocal(t, local.Options{AgentCommand: stubbornCommand, KillGrace: time.Hour})
+	ctx := context.Background()
+	in := mustLaunch(t, p, launchSpec("a"))
+	dir := p.InstanceDir(in.ID)
+	first := agentPIDs(t, dir, 1)[0]
+	waitState(t, p, in.ID, provider.StateRunning)
+
+	inTime(t, "Stop", func() error { return p.Stop(ctx, "local-1", in.ID) })
+	got, _ := describeOne(t, p, in.ID)
+	if got.State != provider.StateStopping {
+		t.Fatalf("with the agent still running, the state after Stop is %s, want stopping", got.State)
+	}
+	if !alive(first) {
+		t.Fatal("the agent that ignores SIGTERM died before its grace")
+	}
+	// Another provider on the same root sees the same, and launches.
+	other := newLocal(t, local.Options{Root: p.Root(), AgentCommand: helperCommand})
+	if seen, _ := describeOne(t, other, in.ID); seen.State != provider.StateStopping || !seen.StateChangedAt.Equal(got.StateChangedAt) {
+		t.Errorf("another provider sees %s since %v, want stopping since %v", seen.State, seen.StateChangedAt, got.StateChangedAt)
+	}
+	mustLaunch(t, other, launchSpec("b"))
+
+	inTime(t, "Stop of a stopping instance", func() error { return p.Stop(ctx, "local-1", in.ID) })
+	if err := p.Start(ctx, "local-1", in.ID); !errors.Is(err, local.ErrIncorrectState) {
+		t.Errorf("Start of a stopping instance: %v, want ErrIncorrectState", err)
+	}
+	if again, _ := describeOne(t, p, in.ID); again.State != provider.StateStopping || !again.StateChangedAt.Equal(got.StateChangedAt) {
+		t.Errorf("after a repeated Stop and a refused Start: %s since %v, want stopping since %v", again.State, again.StateChangedAt, got.StateChangedAt)
+	}
+
+	// Once the agent is gone the instance is stopped, its disk kept.
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, first)
+	waitState(t, p, in.ID, provider.StateStopped)
+	if _, err := os.Stat(filepath.Join(dir, agent.ConfigFile)); err != nil {
+		t.Errorf("disk after the stop: %v", err)
+	}
+
+	// Started again, then terminated: shutting-down until the agent is gone.
+	if err := p.Start(ctx, "local-1", in.ID); err != nil {
+		t.Fatalf("Start of the stopped instance: %v", err)
+	}
+	second := agentPIDs(t, dir, 2)[1]
+	inTime(t, "Terminate", func() error { return p.Terminate(ctx, "local-1", in.ID) })
+	if got, _ := describeOne(t, p, in.ID); got.State != provider.StateShuttingDown || got.Address != in.Address {
+		t.Fatalf("with the agent still running, after Terminate: %s at %q, want shutting-down at %s", got.State, got.Address, in.Address)
+	}
+	inTime(t, "Terminate of a shutting-down instance", func() error { return p.Terminate(ctx, "local-1", in.ID) })
+	if err := p.Stop(ctx, "local-1", in.ID); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("Stop of a shutting-down instance: %v, want ErrNotFound", err)
+	}
+	if err := p.Start(ctx, "local-1", in.ID); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("Start of a shutting-down instance: %v, want ErrNotFound", err)
+	}
+	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, second)
+	got = waitState(t, p, in.ID, provider.StateTerminated)
+	if got.Address != "" {
+		t.Errorf("terminated instance keeps address %s", got.Address)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("instance directory after termination: %v", err)
+	}
+}
+
+// inTime runs call and fails the test if it has not returned within 10s
+// (it should return at once; the bound only keeps a hang from blocking the
+// test run).
+func inTime(t *testing.T, what string, call func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s has not returned after 10s", what)
+	}
+}
+
+// Processes that ignore SIGTERM get SIGKILL after the kill grace, and the
+// stop completes.
+func TestLocal_StopKillsAfterGrace(t *testing.T) {
+	p := newLocal(t, local.Options{AgentCommand: stubbornCommand, KillGrace: 200 * time.Millisecond})
+	in := mustLaunch(t, p, launchSpec("a"))
+	pid := agentPIDs(t, p.InstanceDir(in.ID), 1)[0]
+	if err := p.Stop(context.Background(), "local-1", in.ID); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	waitDead(t, pid)
+	waitState(t, p, in.ID, provider.StateStopped)
+}
+
+// With a stop delay the transitional states last on the provider's clock:
+// stopping until the delay has passed even though the agent exited at
+// once; Terminate of a stopping instance proceeds to shutting-down and
+// terminated.
+func TestLocal_StopDelayOnTheClock(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	p := newLocal(t, local.Options{Clock: clk, StopDelay: time.Minute})
+	ctx := context.Background()
+	in := mustLaunch(t, p, launchSpec("a"))
+	dir := p.InstanceDir(in.ID)
+	first := agentPIDs(t, dir, 1)[0]
+
+	if err := p.Stop(ctx, "local-1", in.ID); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	waitDead(t, first)
+	clk.Advance(59 * time.Second)
+	got, _ := describeOne(t, p, in.ID)
+	if got.State != provider.StateStopping || !got.StateChangedAt.Equal(t0) {
+		t.Fatalf("59s into a 1m stop delay: %s since %v, want stopping since %v", got.State, got.StateChangedAt, t0)
+	}
+	if err := p.Start(ctx, "local-1", in.ID); !errors.Is(err, local.ErrIncorrectState) {
+		t.Errorf("Start of a stopping instance: %v, want ErrIncorrectState", err)
+	}
+	clk.Advance(time.Second)
+	got, _ = describeOne(t, p, in.ID)
+	if got.State != provider.StateStopped || !got.StateChangedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after the stop delay: %s since %v, want stopped since %v", got.State, got.StateChangedAt, t0.Add(time.Minute))
+	}
+
+	// Stop again, and terminate while it is stopping.
+	if err := p.Start(ctx, "local-1", in.ID); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	second := agentPIDs(t, dir, 2)[1]
+	if err := p.Stop(ctx, "local-1", in.ID); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	clk.Advance(30 * time.Second)
+	if err := p.Terminate(ctx, "local-1", in.ID); err != nil {
+		t.Fatalf("Terminate of a stopping instance: %v", err)
+	}
+	waitDead(t, second)
+	got, _ = describeOne(t, p, in.ID)
+	if want := t0.Add(90 * time.Second); got.State != provider.StateShuttingDown || !got.StateChangedAt.Equal(want) {
+		t.Fatalf("after Terminate of a stopping instance: %s since %v, want shutting-down since %v", got.State, got.StateChangedAt, want)
+	}
+	clk.Advance(time.Minute)
+	if got, _ := describeOne(t, p, in.ID); got.State != provider.StateTerminated {
+		t.Fatalf("after the stop delay: %s, want terminated", got.State)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("instance directory after termination: %v", err)
+	}
+}
+
+// A control plane that asked for a stop or a terminate and died at once
+// (so nothing of it is left to give SIGKILL) leaves the instance stopping
+// or shutting-down with its agent still running: a new Provider over the
+// same root finishes the transition on its calls.
+func TestLocal_NewProviderFinishesTransition(t *testing.T) {
+	for _, tc := range []struct {
+		call       string
+		transition provider.State
+		final      provider.State
+	}{
+		{"stop", provider.StateStopping, provider.StateStopped},
+		{"terminate", provider.StateShuttingDown, provider.StateTerminated},
+	} {
+		t.Run(tc.call, func(t *testing.T) {
+			root := t.TempDir()
+			a := newLocal(t, local.Options{Root: root, AgentCommand: stubbornCommand})
+			in := mustLaunch(t, a, launchSpec("a"))
+			dir := a.InstanceDir(in.ID)
+			pid := agentPIDs(t, dir, 1)[0]
+			waitState(t, a, in.ID, provider.StateRunning)
+
+			exe, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), stopperEnv+"="+root+" "+tc.call+" "+in.ID)
+			out, err := cmd.CombinedOutput()
+			if !strings.HasPrefix(string(out), "asked\n") {
+				t.Fatalf("stopper process: %v\n%s", err, out)
+			}
+			// Read the state file itself: a call would already move on.
+			if got := rawState(t, root, in.ID); got != string(tc.transition) {
+				t.Fatalf("state.json says %s after the stopper died, want %s", got, tc.transition)
+			}
+			if !alive(pid) {
+				t.Fatal("the agent that ignores SIGTERM is gone already")
+			}
+
+			b := newLocal(t, local.Options{Root: root})
+			got := waitState(t, b, in.ID, tc.final)
+			if alive(pid) {
+				t.Errorf("agent %d still runs with its instance %s", pid, got.State)
+			}
+			_, err = os.Stat(dir)
+			if kept := err == nil; kept != (tc.final == provider.StateStopped) {
+				t.Errorf("%s instance: directory kept %v (%v)", tc.final, kept, err)
+			}
+			if tc.final == provider.StateStopped {
+				if err := b.Start(context.Background(), "local-1", in.ID); err != nil {
+					t.Fatalf("Start after the stop was finished: %v", err)
+				}
+				waitState(t, b, in.ID, provider.StateRunning)
+			}
+		})
+	}
+}
+
+// rawState returns instance id's state as state.json records it.
+func rawState(t *testing.T, root, id string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Instances map[string]struct {
+			State string `json:"state"`
+		} `json:"instances"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Instances[id].State
 }

@@ -87,3 +87,10 @@ func instanceProcs(pid int, id, dir string) []int {
 	}
 	return out
 }
+
+// ownedBy reports whether pid is a live (not zombie) process of the
+// instance id living in dir.
+func ownedBy(pid int, id, dir string) bool {
+	info, ok := readProc(pid)
+	return ok && !info.zombie && belongsTo(pid, id, dir)
+}

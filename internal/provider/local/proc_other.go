@@ -16,3 +16,9 @@ func instanceProcs(pgid int, id, dir string) []int {
 	}
 	return []int{pgid}
 }
+
+// ownedBy reports whether process pid exists; as with instanceProcs, it
+// cannot tell whether it belongs to the instance.
+func ownedBy(pid int, id, dir string) bool {
+	return pid > 1 && syscall.Kill(pid, 0) == nil
+}

@@ -58,13 +58,14 @@ const (
 	CallRevokeIngress         = "revoke_ingress"
 	CallDeleteSecurityGroup   = "delete_security_group"
 	CallEnsureInstanceProfile = "ensure_instance_profile"
+	CallGetInstanceProfile    = "get_instance_profile"
 )
 
 var resourceCalls = []string{
 	CallListImages, CallCopyImage, CallDeregisterImage,
 	CallListKeyPairs, CallImportKeyPair, CallDeleteKeyPair,
 	CallListSecurityGroups, CallCreateSecurityGroup, CallAuthorizeIngress, CallRevokeIngress, CallDeleteSecurityGroup,
-	CallEnsureInstanceProfile,
+	CallEnsureInstanceProfile, CallGetInstanceProfile,
 }
 
 var _ provider.Resources = (*Provider)(nil)

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -53,7 +54,16 @@ type record struct {
 	StateChangedAt time.Time         `json:"state_changed_at"`
 	InterruptionAt time.Time         `json:"interruption_at,omitzero"`
 	// ReadyAt is when a pending instance becomes running.
-	ReadyAt     time.Time `json:"ready_at,omitzero"`
+	ReadyAt time.Time `json:"ready_at,omitzero"`
+	// While the instance is stopping or shutting-down: FinishAt is the
+	// earliest time on the provider's clock the transition completes (it
+	// was asked at StateChangedAt, plus the stop delay); KillAt is the
+	// wall-clock time after which processes still running get SIGKILL (the
+	// SIGTERM, plus the kill grace); KilledAt is when a call first sent
+	// SIGKILL. All three are zero in every other state.
+	FinishAt    time.Time `json:"finish_at,omitzero"`
+	KillAt      time.Time `json:"kill_at,omitzero"`
+	KilledAt    time.Time `json:"killed_at,omitzero"`
 	ClientToken string    `json:"client_token,omitempty"`
 	// Agent is true when the instance runs an agent process (its launch
 	// carried a server URL).
@@ -62,6 +72,11 @@ type record struct {
 	// none is running.
 	PID int   `json:"pid,omitempty"`
 	Seq int64 `json:"seq"`
+	// SecurityGroups, KeyName and InstanceProfile are the launch's, kept
+	// as given (local instances have no network rules, ssh or role).
+	SecurityGroups  []string `json:"security_groups,omitempty"`
+	KeyName         string   `json:"key_name,omitempty"`
+	InstanceProfile string   `json:"instance_profile,omitempty"`
 }
 
 func (r *record) instance() provider.Instance {
@@ -70,18 +85,21 @@ func (r *record) instance() provider.Instance {
 		tags = map[string]string{}
 	}
 	return provider.Instance{
-		ID:             r.ID,
-		Region:         r.Region,
-		Type:           r.Type,
-		State:          r.State,
-		Address:        r.Address,
-		Spot:           r.Spot,
-		PriceMicros:    r.PriceMicros,
-		RootVolumeGB:   r.RootVolumeGB,
-		Tags:           tags,
-		LaunchedAt:     r.LaunchedAt,
-		StateChangedAt: r.StateChangedAt,
-		InterruptionAt: r.InterruptionAt,
+		ID:              r.ID,
+		Region:          r.Region,
+		Type:            r.Type,
+		State:           r.State,
+		Address:         r.Address,
+		Spot:            r.Spot,
+		PriceMicros:     r.PriceMicros,
+		RootVolumeGB:    r.RootVolumeGB,
+		Tags:            tags,
+		LaunchedAt:      r.LaunchedAt,
+		StateChangedAt:  r.StateChangedAt,
+		InterruptionAt:  r.InterruptionAt,
+		SecurityGroups:  slices.Clone(r.SecurityGroups),
+		KeyName:         r.KeyName,
+		InstanceProfile: r.InstanceProfile,
 	}
 }
 

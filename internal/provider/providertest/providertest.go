@@ -9,7 +9,9 @@
 //
 // The suite holds the contract documented on provider.Provider: launch
 // idempotency by client token, Filter semantics, the lifecycle pending →
-// running → stopped → running → terminated, typed errors for bad input and
+// running → stopping → stopped → pending → running → shutting-down →
+// terminated (the transitional states may be brief or skipped, and the
+// suite waits through them), typed errors for bad input and
 // missing capacity, region isolation, prices from the catalog, copies of tags,
 // and safety under concurrent calls. Optional capabilities (capacity errors,
 // spot reclaim) are tested when the Harness provides a hook for them.
@@ -36,7 +38,8 @@ type Harness struct {
 	// once per subtest; subtests run in parallel.
 	New func(t *testing.T) provider.Provider
 	// WaitTimeout bounds, in real time, how long the suite polls Describe for
-	// a state change (pending → running, stop, reclaim). Default 10s.
+	// a state change (pending → running, stopping → stopped, shutting-down
+	// → terminated, reclaim). Default 10s.
 	WaitTimeout time.Duration
 	// Advance, when set, moves p's clock forward by d. The suite calls it
 	// with d = 1s between polls, so providers on a fake clock make progress.
@@ -87,6 +90,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"Regions", testRegions},
 		{"LaunchReturnsInstance", testLaunchReturnsInstance},
+		{"LaunchWithGroupsKeyAndProfile", testLaunchAccess},
 		{"DescribeByID", testDescribeByID},
 		{"DescribeByTags", testDescribeByTags},
 		{"ReachesRunningWithAddress", testReachesRunning},
@@ -100,6 +104,7 @@ func Run(t *testing.T, h Harness) {
 		{"StopStart", testStopStart},
 		{"Terminate", testTerminate},
 		{"TerminateStopped", testTerminateStopped},
+		{"TerminateStopping", testTerminateStopping},
 		{"StartStopUnknownIsNotFound", testStartStopUnknown},
 		{"StartTerminatedFails", testStartTerminated},
 		{"OtherRegionIsolated", testOtherRegion},
@@ -529,6 +534,13 @@ func testStopStart(t *testing.T, s *suite) {
 	if err := s.p.Stop(ctx, in.Region, in.ID); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
+	if got, _ := s.get(t, in.Region, in.ID); got.State != provider.StateStopping && got.State != provider.StateStopped {
+		t.Errorf("just after Stop the state is %q, want stopping or stopped", got.State)
+	}
+	// Stop while it may still be stopping: a no-op.
+	if err := s.p.Stop(ctx, in.Region, in.ID); err != nil {
+		t.Fatalf("Stop of a stopping instance: %v, want nil", err)
+	}
 	stopped := s.waitState(t, in.Region, in.ID, provider.StateStopped)
 	if stopped.ID != in.ID {
 		t.Errorf("stopped instance id = %s, want %s", stopped.ID, in.ID)
@@ -572,6 +584,13 @@ func testTerminate(t *testing.T, s *suite) {
 	if err := s.p.Terminate(ctx, in.Region, in.ID); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
+	if got, ok := s.get(t, in.Region, in.ID); ok && got.State != provider.StateShuttingDown && got.State != provider.StateTerminated {
+		t.Errorf("just after Terminate the state is %q, want shutting-down or terminated", got.State)
+	}
+	// Terminate while it may still be shutting down: a no-op.
+	if err := s.p.Terminate(ctx, in.Region, in.ID); err != nil {
+		t.Errorf("Terminate of a shutting-down instance: %v, want nil", err)
+	}
 	s.waitGone(t, in.Region, in.ID)
 	for _, tc := range []struct{ what, id string }{
 		{"Terminate of a terminated instance", in.ID},
@@ -596,6 +615,21 @@ func testTerminateStopped(t *testing.T, s *suite) {
 	s.waitState(t, in.Region, in.ID, provider.StateStopped)
 	if err := s.p.Terminate(ctx, in.Region, in.ID); err != nil {
 		t.Fatalf("Terminate of a stopped instance: %v", err)
+	}
+	s.waitGone(t, in.Region, in.ID)
+}
+
+// testTerminateStopping terminates an instance right after asking it to
+// stop, while it may still be stopping: the termination proceeds.
+func testTerminateStopping(t *testing.T, s *suite) {
+	ctx := context.Background()
+	in := s.launch(t, s.spec())
+	s.waitState(t, in.Region, in.ID, provider.StateRunning)
+	if err := s.p.Stop(ctx, in.Region, in.ID); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := s.p.Terminate(ctx, in.Region, in.ID); err != nil {
+		t.Fatalf("Terminate of a stopping instance: %v", err)
 	}
 	s.waitGone(t, in.Region, in.ID)
 }
@@ -880,4 +914,61 @@ func testReclaim(t *testing.T, s *suite) {
 	if got, ok := s.get(t, onDemand.Region, onDemand.ID); !ok || got.State.Gone() {
 		t.Errorf("reclaiming %s affected %s", in.ID, onDemand.ID)
 	}
+}
+
+// testLaunchAccess launches with security groups, a key pair and an
+// instance profile (made through provider.Resources when the provider has
+// them, so that a real cloud accepts them) and checks that the instance
+// reports them, where the provider reports them at all, as given.
+func testLaunchAccess(t *testing.T, s *suite) {
+	ctx := context.Background()
+	spec := s.spec()
+	spec.SecurityGroups = []string{"sg-0" + randomHex(8)}
+	spec.KeyName = "pt-key-" + s.run
+	spec.InstanceProfile = "pt-profile"
+	if r, ok := s.p.(provider.Resources); ok {
+		g, err := r.CreateSecurityGroup(ctx, spec.Region, "pt-sg-"+s.run, "providertest", map[string]string{tagSuite: s.run})
+		if err != nil {
+			t.Fatalf("CreateSecurityGroup: %v", err)
+		}
+		defer func() {
+			if err := r.DeleteSecurityGroup(ctx, spec.Region, g.ID); err != nil {
+				t.Errorf("DeleteSecurityGroup: %v", err)
+			}
+		}()
+		if _, err := r.ImportKeyPair(ctx, spec.Region, spec.KeyName, TestPublicKey("pt"), map[string]string{tagSuite: s.run}); err != nil {
+			t.Fatalf("ImportKeyPair: %v", err)
+		}
+		defer func() {
+			if err := r.DeleteKeyPair(ctx, spec.Region, spec.KeyName); err != nil {
+				t.Errorf("DeleteKeyPair: %v", err)
+			}
+		}()
+		if _, err := r.EnsureInstanceProfile(ctx, spec.InstanceProfile, map[string]string{tagSuite: s.run}); err != nil {
+			t.Fatalf("EnsureInstanceProfile: %v", err)
+		}
+		spec.SecurityGroups = []string{g.ID}
+	}
+	in := s.launch(t, spec)
+	check := func(what string, got provider.Instance) {
+		t.Helper()
+		if got.KeyName == "" && len(got.SecurityGroups) == 0 && got.InstanceProfile == "" {
+			return // the provider does not report them
+		}
+		if got.KeyName != spec.KeyName || !slices.Equal(got.SecurityGroups, spec.SecurityGroups) || got.InstanceProfile != spec.InstanceProfile {
+			t.Errorf("%s: key %q, groups %v, profile %q; want %q, %v, %q", what,
+				got.KeyName, got.SecurityGroups, got.InstanceProfile, spec.KeyName, spec.SecurityGroups, spec.InstanceProfile)
+		}
+	}
+	check("Launch", in)
+	if got, ok := s.get(t, spec.Region, in.ID); !ok {
+		t.Fatalf("Describe does not list %s", in.ID)
+	} else {
+		check("Describe", got)
+	}
+	// The group can go only once no instance uses it.
+	if err := s.p.Terminate(ctx, spec.Region, in.ID); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	s.waitGone(t, spec.Region, in.ID)
 }

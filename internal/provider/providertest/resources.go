@@ -409,6 +409,12 @@ func testSecurityGroupInvalid(t *testing.T, s *resSuite) {
 func testInstanceProfile(t *testing.T, s *resSuite) {
 	ctx := context.Background()
 	name := s.name("profile")
+	getter, canGet := s.r.(provider.InstanceProfileGetter)
+	if canGet {
+		if got, err := getter.GetInstanceProfile(ctx, name); !errors.Is(err, provider.ErrNotFound) {
+			t.Errorf("GetInstanceProfile before it exists = %+v, %v; want provider.ErrNotFound", got, err)
+		}
+	}
 	created, err := s.r.EnsureInstanceProfile(ctx, name, s.tags())
 	if err != nil || !created {
 		t.Fatalf("EnsureInstanceProfile first = %v, %v; want created", created, err)
@@ -416,6 +422,12 @@ func testInstanceProfile(t *testing.T, s *resSuite) {
 	created, err = s.r.EnsureInstanceProfile(ctx, name, s.tags())
 	if err != nil || created {
 		t.Errorf("EnsureInstanceProfile again = %v, %v; want found (false)", created, err)
+	}
+	if canGet {
+		got, err := getter.GetInstanceProfile(ctx, name)
+		if err != nil || got.Name != name || len(got.Roles) != 1 {
+			t.Errorf("GetInstanceProfile after Ensure = %+v, %v; want %s with one role", got, err, name)
+		}
 	}
 }
 

@@ -39,6 +39,13 @@
 // a lost record means a leaked, billing instance, so the few milliseconds per
 // commit are worth paying; stratus's write rate is low.
 //
+// # File mode
+//
+// The database holds token hashes and everything else stratus knows, so
+// Open creates it with mode 0600 and sets an existing one, with its -wal
+// and -shm files, to 0600; SQLite creates the -wal and -shm files with the
+// database file's mode.
+//
 // # Times
 //
 // Times are stored as INTEGER Unix nanoseconds (exact, and ordered correctly
@@ -58,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -107,6 +115,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{path: abs, writerWait: defaultWriterWait, now: time.Now}
+	if err := createPrivate(abs); err != nil {
+		return nil, fmt.Errorf("open store %s: cannot open the file (does its directory exist, and is it writable?): %w", abs, err)
+	}
 
 	pragmas := []string{
 		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
@@ -128,6 +139,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.wdb.Close()
 		return nil, s.openErr(err)
 	}
+	if err := restrictFiles(abs); err != nil {
+		s.wdb.Close()
+		return nil, s.openErr(err)
+	}
 	if err := migrate(ctx, s.wdb, s.now); err != nil {
 		s.wdb.Close()
 		return nil, s.openErr(err)
@@ -146,6 +161,34 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, s.openErr(err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file, empty and readable and
+// writable by its owner only, if it does not exist yet: it holds token
+// hashes and everything else stratus knows. SQLite gives the -wal and -shm
+// files it creates the database file's mode, whatever the umask.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// restrictFiles sets the database file and its -wal and -shm files, as far
+// as they exist, to mode 0600: a database made before stratus created it
+// so may still be readable by others. It is called once the file is known
+// to be a SQLite database.
+func restrictFiles(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // dsn builds a file: URI for path with the given pragmas and parameters.

@@ -97,6 +97,7 @@ import (
 // parallel subtests, so the stores it returns must be independent.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Meta", func(t *testing.T) { t.Parallel(); testMeta(t, newStore) })
+	t.Run("MetaDelete", func(t *testing.T) { t.Parallel(); testMetaDelete(t, newStore) })
 	t.Run("Clusters", func(t *testing.T) { t.Parallel(); testClusters(t, newStore) })
 	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, newStore) })

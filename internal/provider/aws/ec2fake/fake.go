@@ -20,7 +20,10 @@
 //     EC2's wildcards * and ? and \ escapes; values of one filter are ORed,
 //     filters are ANDed),
 //     and pagination with MaxResults (5 to 1000, and not together with
-//     InstanceIds) and NextToken.
+//     InstanceIds) and NextToken. An instance reports the KeyName,
+//     SecurityGroupIds and IamInstanceProfile it was launched with (the
+//     profile as an ARN, as EC2 does); the fake does not check that they
+//     exist.
 //   - Eventual consistency: with HideNew = n, a new instance is missing from
 //     the next n calls that would have named it (listed by DescribeInstances,
 //     or passed by id to any call, which then fails with
@@ -34,6 +37,11 @@
 //     a capacity error code for an instance type (NoCapacity),
 //     UnauthorizedOperation for an action (Deny), a spot price above a
 //     request's MaxPrice (SpotMaxPriceTooLow), and spot reclaims (Reclaim).
+//   - Spot price history (spothistory.go): SetSpotPrice programs the price
+//     changes of a type in a zone; DescribeSpotPriceHistory lists them as EC2
+//     does, and RunInstances compares a spot MaxPrice with the price in
+//     effect in the instance's zone (Placement.AvailabilityZone, a zone of
+//     the region; default DefaultZone).
 //
 // Errors are *smithy.GenericAPIError values with EC2's codes, so code that
 // inspects smithy.APIError sees what it would see from the real service.
@@ -127,7 +135,8 @@ type Fake struct {
 	denied     map[string]bool   // action → UnauthorizedOperation
 	calls      map[string]int    // action → calls received
 	runInputs  []*ec2.RunInstancesInput
-	rs         resources // images, key pairs, groups, IAM (resources.go, iam.go)
+	spot       spotHistory // spot price changes (spothistory.go)
+	rs         resources   // images, key pairs, groups, IAM (resources.go, iam.go)
 }
 
 type region struct {
@@ -150,10 +159,13 @@ type instance struct {
 	image       string
 	subnet      string
 	keyName     string
+	groups      []string
+	profile     string // the instance profile's ARN
 	token       string
 	privateIP   string
 	spot        bool
 	spotRequest string
+	zone        string // availability zone
 	tags        map[string]string
 
 	state      types.InstanceStateName
@@ -436,12 +448,19 @@ func (in *instance) view() types.Instance {
 		ClientToken:           aws.String(in.token),
 		RootDeviceType:        types.DeviceTypeEbs,
 		MetadataOptions:       &types.InstanceMetadataOptionsResponse{HttpTokens: types.HttpTokensStateRequired},
+		Placement:             &types.Placement{AvailabilityZone: aws.String(in.zone)},
 	}
 	if in.subnet != "" {
 		v.SubnetId = aws.String(in.subnet)
 	}
 	if in.keyName != "" {
 		v.KeyName = aws.String(in.keyName)
+	}
+	for _, g := range in.groups {
+		v.SecurityGroups = append(v.SecurityGroups, types.GroupIdentifier{GroupId: aws.String(g)})
+	}
+	if in.profile != "" {
+		v.IamInstanceProfile = &types.IamInstanceProfile{Arn: aws.String(in.profile)}
 	}
 	if in.spot {
 		v.InstanceLifecycle = types.InstanceLifecycleTypeSpot
@@ -527,6 +546,12 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 	if _, ok := f.opts.Catalog.Lookup(typ); !ok {
 		return nil, APIError("InvalidParameterValue", fmt.Sprintf("Invalid value '%s' for InstanceType.", typ))
 	}
+	zone := DefaultZone(c.region)
+	if pl := in.Placement; pl != nil && aws.ToString(pl.AvailabilityZone) != "" {
+		if zone = aws.ToString(pl.AvailabilityZone); !validZone(c.region, zone) {
+			return nil, APIError("InvalidParameterValue", fmt.Sprintf("Invalid availability zone: [%s]", zone))
+		}
+	}
 	spot := false
 	if mo := in.InstanceMarketOptions; mo != nil {
 		switch mo.MarketType {
@@ -541,7 +566,7 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 			if err != nil || maxPrice <= 0 {
 				return nil, APIError("InvalidParameterValue", fmt.Sprintf("Invalid value '%s' for MaxPrice.", *mo.SpotOptions.MaxPrice))
 			}
-			spotPrice, _ := f.SpotPrice(typ)
+			spotPrice := f.spotPriceAt(c.region, zone, typ, f.clock.Now())
 			if int64(maxPrice) < spotPrice {
 				return nil, APIError("SpotMaxPriceTooLow", fmt.Sprintf(
 					"Your Spot request price of %s is lower than the minimum required Spot request fulfillment price of %s.",
@@ -583,9 +608,12 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 			image:       image,
 			subnet:      aws.ToString(in.SubnetId),
 			keyName:     aws.ToString(in.KeyName),
+			groups:      slices.Clone(in.SecurityGroupIds),
+			profile:     profileARN(in.IamInstanceProfile),
 			token:       token,
 			privateIP:   fmt.Sprintf("10.0.%d.%d", (f.seq/250)%250, f.seq%250+4),
 			spot:        spot,
+			zone:        zone,
 			tags:        maps.Clone(tags),
 			launchTime:  now,
 			hidden:      f.hideNew,
@@ -602,6 +630,20 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 		r.tokens[token] = res
 	}
 	return out, nil
+}
+
+// profileARN is the ARN of the instance profile a launch names (by name
+// or by ARN); "" when it names none.
+func profileARN(p *types.IamInstanceProfileSpecification) string {
+	switch {
+	case p == nil:
+		return ""
+	case aws.ToString(p.Arn) != "":
+		return aws.ToString(p.Arn)
+	case aws.ToString(p.Name) != "":
+		return "arn:aws:iam::" + OwnerID + ":instance-profile/" + aws.ToString(p.Name)
+	}
+	return ""
 }
 
 func capacityMessage(code, typ, region string) string {

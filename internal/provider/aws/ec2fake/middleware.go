@@ -53,6 +53,8 @@ func (f *Fake) addMiddleware(stack *middleware.Stack) error {
 			out, err = c.StopInstances(ctx, p)
 		case *ec2.TerminateInstancesInput:
 			out, err = c.TerminateInstances(ctx, p)
+		case *ec2.DescribeSpotPriceHistoryInput:
+			out, err = c.DescribeSpotPriceHistory(ctx, p)
 		default:
 			var ok bool
 			if out, ok, err = answerResources(ctx, c, p); !ok {

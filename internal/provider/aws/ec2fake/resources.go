@@ -20,7 +20,7 @@ package ec2fake
 //     (else InvalidKey.Format), refuses a name already there
 //     (InvalidKeyPair.Duplicate) and reports EC2's fingerprints: for an
 //     ed25519 key the base64 SHA-256 of the key blob, for an RSA key the
-//     colon-separated MD5 of it (RFC 4716). DeleteKeyPair of a missing name
+//     colon-separated MD5 of the key's DER (PKIX) form. DeleteKeyPair of a missing name
 //     succeeds. DescribeKeyPairs supports KeyNames (unknown:
 //     InvalidKeyPair.NotFound) and the filters key-name, key-pair-id,
 //     fingerprint, key-type and tags.
@@ -41,12 +41,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -555,7 +558,13 @@ func parsePublicKey(material []byte) (types.KeyType, string, bool) {
 		if !ok1 || !ok2 || len(e) == 0 || len(n) < 128 || len(rest) != 0 {
 			return "", "", false
 		}
-		sum := md5.Sum(blob)
+		// EC2 hashes the key's DER form (PKIX SubjectPublicKeyInfo), not
+		// the ssh blob.
+		der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())})
+		if err != nil || len(e) > 4 {
+			return "", "", false
+		}
+		sum := md5.Sum(der)
 		hexes := make([]string, len(sum))
 		for i, b := range sum {
 			hexes[i] = fmt.Sprintf("%02x", b)
