@@ -41,6 +41,8 @@ const (
 	RegionStepSecurityGroup   = "security_group"
 	RegionStepInstanceProfile = "instance_profile"
 	RegionStepWorker          = "worker"
+	// RegionStepSnapshot is a snapshot an image copy left behind (aws).
+	RegionStepSnapshot = "snapshot"
 )
 
 // Region step results.
@@ -56,7 +58,8 @@ const (
 // RegionStep is what one step did to one resource in one region.
 type RegionStep struct {
 	Region string `json:"region" yaml:"region"`
-	// Step is image, key_pair, security_group, instance_profile or worker.
+	// Step is image, key_pair, security_group, instance_profile, worker
+	// or snapshot.
 	Step string `json:"step" yaml:"step"`
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	ID   string `json:"id,omitempty" yaml:"id,omitempty"`

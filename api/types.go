@@ -62,7 +62,8 @@ type CreateClusterRequest struct {
 type Cluster struct {
 	Name  string `json:"name" yaml:"name"`
 	Owner string `json:"owner" yaml:"owner"`
-	// State is creating, running, deleting or failed.
+	// State is creating, running, stopping, stopped, starting, deleting or
+	// failed.
 	State string `json:"state" yaml:"state"`
 	// Reason explains a failed state, or what creation is waiting for.
 	Reason       string      `json:"reason,omitempty" yaml:"reason,omitempty"`
@@ -111,7 +112,8 @@ type Instance struct {
 	State   string `json:"state" yaml:"state"`
 	Address string `json:"address" yaml:"address"`
 	Spot    bool   `json:"spot" yaml:"spot"`
-	// Health is registered, unregistered or unhealthy (heartbeats stopped).
+	// Health is registered, unregistered, unhealthy (heartbeats stopped)
+	// or stopped (the instance is stopping or stopped).
 	Health        string     `json:"health" yaml:"health"`
 	HourlyCost    string     `json:"hourly_cost" yaml:"hourly_cost"`
 	LastHeartbeat *time.Time `json:"last_heartbeat,omitempty" yaml:"last_heartbeat,omitempty"`

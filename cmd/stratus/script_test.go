@@ -78,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"cloudlaunch":   cmdCloudLaunch,
 			"sleep":         cmdSleep,
 			"jobdone":       cmdJobDone,
+			"fleetsays":     cmdFleetSays,
 			"reclaim":       cmdReclaim,
 			"cloudres":      cmdCloudRes,
 			"envfile":       cmdEnvFile,
@@ -322,6 +323,34 @@ func cmdJobDone(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if time.Now().After(deadline) {
 			ts.Fatalf("job %d: state %q (reason %q, err %v) after %s, want %s", id, j.State, j.Reason, err, timeout, args[2])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cmdFleetSays waits until the cluster's fleet status (the Fleet line of
+// cluster show) matches REGEXP; the status is rewritten by each scheduler
+// pass, so a script polls it rather than reading it once.
+//
+//	fleetsays TIMEOUT CLUSTER REGEXP
+func cmdFleetSays(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: fleetsays TIMEOUT CLUSTER REGEXP")
+	}
+	timeout, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	c := scriptClient(ts)
+	deadline := time.Now().Add(timeout)
+	for {
+		cl, err := c.GetCluster(context.Background(), args[1])
+		if err == nil && re.MatchString(cl.Fleet) {
+			ts.Logf("fleet of %s: %s", args[1], cl.Fleet)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("fleet of %s says %q (err %v) after %s, want a match of %s", args[1], cl.Fleet, err, timeout, args[2])
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

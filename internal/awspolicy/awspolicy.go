@@ -15,9 +15,11 @@
 // are made of (capability 3) are confined the same way where AWS supports
 // it: CopyImage, ImportKeyPair and CreateSecurityGroup must put the
 // installation tag on what they create (aws:RequestTag; tags only as part
-// of those calls), DeregisterImage, DeleteKeyPair, DeleteSecurityGroup and
-// the ingress rule changes apply only to resources carrying the tag
-// (aws:ResourceTag). CreateSecurityGroup is also granted on VPCs (which do
+// of those calls; CopyImage tags the copy's snapshots too), DeregisterImage,
+// DeleteSnapshot (of a copy's snapshots, deleted with it or left when it
+// was deregistered by hand), DeleteKeyPair,
+// DeleteSecurityGroup and the ingress rule changes apply only to resources
+// carrying the tag (aws:ResourceTag). CreateSecurityGroup is also granted on VPCs (which do
 // not carry the tag) and CopyImage on its source image through the same
 // request-tag condition. IAM: the instance role and instance profile can
 // be created only with the tag (CreateRole, TagRole, CreateInstanceProfile,
@@ -109,14 +111,16 @@ func ControlPlane(o Options) string {
 	tagged := map[string]map[string]string{"StringEquals": {"aws:ResourceTag/" + TagInstallation: o.Installation}}
 	requestTagged := map[string]map[string]string{"StringEquals": {"aws:RequestTag/" + TagInstallation: o.Installation}}
 	image := fmt.Sprintf("arn:%s:ec2:*::image/*", partition)
+	// Snapshots, like images, have no account in their ARN.
+	snapshot := fmt.Sprintf("arn:%s:ec2:*::snapshot/*", partition)
 	iamARN := func(typ string) string {
 		return fmt.Sprintf("arn:%s:iam::%s:%s/*", partition, account, typ)
 	}
-	createTags := func(action, resource string) statement {
+	createTags := func(action string, resources ...string) statement {
 		return statement{
 			Sid: "TagOnlyWhile" + action, Effect: "Allow",
 			Action:    []string{"ec2:CreateTags"},
-			Resource:  []string{resource},
+			Resource:  resources,
 			Condition: map[string]map[string]string{"StringEquals": {"ec2:CreateAction": action}},
 		}
 	}
@@ -149,7 +153,8 @@ func ControlPlane(o Options) string {
 		{
 			// Describe* actions support no resource-level permissions.
 			Sid: "List", Effect: "Allow",
-			Action:   []string{"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory"},
+			Action: []string{"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory",
+				"ec2:DescribeSnapshots"},
 			Resource: []string{"*"},
 		},
 		{
@@ -163,14 +168,22 @@ func ControlPlane(o Options) string {
 			// source image (images have no account in their ARN).
 			Sid: "CopyImagesTaggedWithTheInstallation", Effect: "Allow",
 			Action:    []string{"ec2:CopyImage"},
-			Resource:  []string{image},
+			Resource:  []string{image, snapshot},
 			Condition: requestTagged,
 		},
-		createTags("CopyImage", image),
+		createTags("CopyImage", image, snapshot),
 		{
 			Sid: "DeregisterTheInstallationsImages", Effect: "Allow",
 			Action:    []string{"ec2:DeregisterImage"},
 			Resource:  []string{image},
+			Condition: tagged,
+		},
+		{
+			// DeregisterImage deletes the copy's snapshots with it
+			// (DeleteAssociatedSnapshots); they carry the tag from the copy.
+			Sid: "DeleteTheInstallationsSnapshots", Effect: "Allow",
+			Action:    []string{"ec2:DeleteSnapshot"},
+			Resource:  []string{snapshot},
 			Condition: tagged,
 		},
 		{

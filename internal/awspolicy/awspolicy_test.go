@@ -100,7 +100,7 @@ func TestControlPlane(t *testing.T) {
 	// Every action granted is one of these.
 	want := []string{"ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "ec2:StartInstances",
 		"ec2:StopInstances", "ec2:TerminateInstances", "ec2:DescribeSpotPriceHistory", "iam:PassRole",
-		"ec2:DescribeImages", "ec2:CopyImage", "ec2:DeregisterImage", "ec2:DescribeKeyPairs", "ec2:ImportKeyPair",
+		"ec2:DescribeImages", "ec2:CopyImage", "ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DescribeSnapshots", "ec2:DescribeKeyPairs", "ec2:ImportKeyPair",
 		"ec2:DeleteKeyPair", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
 		"ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
 		"iam:GetInstanceProfile", "iam:CreateRole", "iam:TagRole", "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
@@ -177,7 +177,7 @@ func TestControlPlane(t *testing.T) {
 	for action, key := range map[string]string{
 		"ec2:CopyImage": "aws:RequestTag/", "ec2:ImportKeyPair": "aws:RequestTag/", "iam:CreateRole": "aws:RequestTag/",
 		"iam:TagRole": "aws:RequestTag/", "iam:CreateInstanceProfile": "aws:RequestTag/", "iam:TagInstanceProfile": "aws:RequestTag/",
-		"ec2:DeregisterImage": "aws:ResourceTag/", "ec2:DeleteKeyPair": "aws:ResourceTag/", "ec2:DeleteSecurityGroup": "aws:ResourceTag/",
+		"ec2:DeregisterImage": "aws:ResourceTag/", "ec2:DeleteSnapshot": "aws:ResourceTag/", "ec2:DeleteKeyPair": "aws:ResourceTag/", "ec2:DeleteSecurityGroup": "aws:ResourceTag/",
 		"ec2:AuthorizeSecurityGroupIngress": "aws:ResourceTag/", "ec2:RevokeSecurityGroupIngress": "aws:ResourceTag/",
 		"iam:AddRoleToInstanceProfile": "aws:ResourceTag/",
 	} {

@@ -816,6 +816,7 @@ func TestNodeHealth(t *testing.T) {
 		timeout       time.Duration
 		want          string
 		noHeartbeatOK bool
+		state         string
 	}{
 		{name: "never registered", want: cluster.HealthUnregistered, timeout: timeout},
 		{name: "fresh heartbeat", registered: true, heartbeatAgo: 5 * time.Second, timeout: timeout, want: cluster.HealthRegistered},
@@ -823,11 +824,14 @@ func TestNodeHealth(t *testing.T) {
 		{name: "heartbeat just past timeout", registered: true, heartbeatAgo: timeout + time.Millisecond, timeout: timeout, want: cluster.HealthUnhealthy},
 		{name: "heartbeat long ago", registered: true, heartbeatAgo: time.Hour, timeout: timeout, want: cluster.HealthUnhealthy},
 		{name: "no timeout configured", registered: true, heartbeatAgo: time.Hour, timeout: 0, want: cluster.HealthRegistered},
+		{name: "stopping", registered: true, heartbeatAgo: 5 * time.Second, timeout: timeout, state: "stopping", want: cluster.HealthStopped},
+		{name: "stopped long ago", registered: true, heartbeatAgo: time.Hour, timeout: timeout, state: "stopped", want: cluster.HealthStopped},
+		{name: "running, silent", registered: true, heartbeatAgo: time.Hour, timeout: timeout, state: "running", want: cluster.HealthUnhealthy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := &store.Node{ID: "n-1"}
+			n := &store.Node{ID: "n-1", InstanceState: tc.state}
 			if tc.registered {
 				n.RegisteredAt = now.Add(-2 * time.Hour)
 				n.LastHeartbeat = now.Add(-tc.heartbeatAgo)

@@ -15,6 +15,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/clock"
 	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/notify"
+	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/spec"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -155,7 +156,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, req api.CreateClust
 	}
 	s.Logger.Info("cluster requested", "cluster", cl.Name, "owner", cl.Owner)
 	s.wake()
-	return s.view(cl, nodes, nil), nil
+	out := s.view(cl, nodes, nil)
+	s.decorate(ctx, &out)
+	return out, nil
 }
 
 // NewNode returns the record of a new node of cluster name with spec sp:
@@ -340,11 +343,16 @@ const (
 	HealthRegistered   = "registered"
 	HealthUnregistered = "unregistered"
 	HealthUnhealthy    = "unhealthy"
+	// HealthStopped: the instance is stopping or stopped, so its agent is
+	// not expected to heartbeat.
+	HealthStopped = "stopped"
 )
 
 // NodeHealth says whether a node's agent is registered and heartbeating.
 func NodeHealth(n *store.Node, now time.Time, timeout time.Duration) string {
 	switch {
+	case n.InstanceState == string(provider.StateStopping) || n.InstanceState == string(provider.StateStopped):
+		return HealthStopped
 	case n.RegisteredAt.IsZero():
 		return HealthUnregistered
 	case timeout > 0 && now.Sub(n.LastHeartbeat) > timeout:
@@ -354,9 +362,10 @@ func NodeHealth(n *store.Node, now time.Time, timeout time.Duration) string {
 	}
 }
 
-// billing reports whether an instance in this state is billed by the hour.
+// billing reports whether an instance in this state is billed by the hour
+// (as the usage recorder bills it).
 func billing(state string) bool {
-	return state == "pending" || state == "running" || state == "stopping"
+	return billingState(provider.State(state)) == "running"
 }
 
 func (s *Service) view(cl *store.Cluster, nodes []*store.Node, events []*store.Event) api.Cluster {

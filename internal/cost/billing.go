@@ -5,8 +5,11 @@ import (
 	"time"
 )
 
-// Billing is a provider's billing model for running instances: each
-// running period is billed in whole Units, and at least Minimum.
+// Billing is a provider's billing model for running instances: each run
+// (from a start of the instance to its stop or termination) is billed in
+// whole Units, and at least Minimum. A run split into several usage
+// periods, as a spot price change splits it, owes the minimum once
+// (Period.RunStart, RunStarts).
 type Billing struct {
 	// Name is "second" or "hour".
 	Name    string        `json:"name"`
@@ -17,7 +20,8 @@ type Billing struct {
 // The billing models stratus knows.
 var (
 	// PerSecond is AWS's model for Linux on-demand and spot instances:
-	// per second, with a minimum of 60 seconds for each running period.
+	// per second, with a minimum of 60 seconds each time the instance
+	// starts.
 	PerSecond = Billing{Name: "second", Unit: time.Second, Minimum: time.Minute}
 	// PerHour bills every started hour in full.
 	PerHour = Billing{Name: "hour", Unit: time.Hour, Minimum: time.Hour}
@@ -34,7 +38,7 @@ func ParseBilling(name string) (Billing, error) {
 	return Billing{}, fmt.Errorf("unknown billing model %q: use second or hour", name)
 }
 
-// Billed returns the billed length of a running period that lasted d:
+// Billed returns the billed length of a run that lasted d:
 // d rounded up to whole units, and at least the minimum.
 func (b Billing) Billed(d time.Duration) time.Duration {
 	if d <= 0 {
@@ -48,14 +52,14 @@ func (b Billing) Billed(d time.Duration) time.Duration {
 	return max(billed, b.Minimum)
 }
 
-// PaidUntil returns when the time already paid for, by a running period
+// PaidUntil returns when the time already paid for, by a run
 // that started at start, runs out if the instance keeps running at now:
 // the end of the current unit, or of the minimum.
 func (b Billing) PaidUntil(start, now time.Time) time.Time {
 	return start.Add(b.Billed(max(now.Sub(start), time.Nanosecond)))
 }
 
-// Charge returns the cost of a running period of length d at an hourly
+// Charge returns the cost of a run of length d at an hourly
 // price, billed by this model: exact to the micro-dollar, rounded half up.
 func (b Billing) Charge(hourly Micros, d time.Duration) Micros {
 	return prorate(int64(hourly), b.Billed(d), time.Hour)

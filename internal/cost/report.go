@@ -15,6 +15,25 @@ type Reporter struct {
 	Store   store.Store
 	Billing Billing
 	Catalog *Catalog
+	// SpotPricing says how the provider in use prices spot instances, in
+	// the words of the report's note (SpotPricingOf); empty: the note says
+	// only that they are charged at the price paid.
+	SpotPricing string
+}
+
+// SpotPricer is a provider that can say, for cost reports, how it prices
+// spot instances: a phrase that completes "spot instances at the price
+// paid: …".
+type SpotPricer interface {
+	SpotPricing() string
+}
+
+// SpotPricingOf returns prov's SpotPricing if it is a SpotPricer, else "".
+func SpotPricingOf(prov any) string {
+	if sp, ok := prov.(SpotPricer); ok {
+		return sp.SpotPricing()
+	}
+	return ""
 }
 
 // PeriodOf converts a stored usage period.
@@ -158,9 +177,18 @@ func (r *Reporter) reportOf(periods []*store.Usage, starts map[int64]time.Time, 
 		}
 		return out.Rows[i].Key < out.Rows[j].Key
 	})
-	out.Notes = append(out.Notes, fmt.Sprintf("billing: per %s (minimum %s each time an instance starts); spot instances at the price paid: the spot market price of their type in their zone for the time it held, capped at their max price (charged at the max price, an upper bound, while the provider cannot read the market price); stopped instances' disks at $%s per GB-month",
-		r.Billing.Name, r.Billing.Minimum, r.Catalog.StorageMicrosPerGBMonth))
+	out.Notes = append(out.Notes, r.note())
 	return out
+}
+
+// note is the report's note on how its numbers are charged.
+func (r *Reporter) note() string {
+	spot := "spot instances at the price paid"
+	if r.SpotPricing != "" {
+		spot += ": " + r.SpotPricing
+	}
+	return fmt.Sprintf("billing: per %s (minimum %s each time an instance starts); %s; stopped instances' disks at $%s per GB-month",
+		r.Billing.Name, r.Billing.Minimum, spot, r.Catalog.StorageMicrosPerGBMonth)
 }
 
 // SoFar returns what a cluster created at created has cost from then until

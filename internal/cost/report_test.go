@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stratus-cloud/stratus/internal/cost"
+	"github.com/stratus-cloud/stratus/internal/provider/aws"
+	"github.com/stratus-cloud/stratus/internal/provider/local"
 	"github.com/stratus-cloud/stratus/internal/store"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
@@ -131,6 +133,52 @@ func TestSeries_BucketsAddUpToTheReport(t *testing.T) {
 			for k, c := range s.Totals {
 				if sum[k] != c {
 					t.Errorf("%s: buckets add up to %d, total %d", k, sum[k], c)
+				}
+			}
+		})
+	}
+}
+
+func TestReport_NoteSaysHowTheProviderPricesSpot(t *testing.T) {
+	st := usageStore(t)
+	q := cost.ReportQuery{Since: day0, Until: day0.Add(72 * time.Hour)}
+	tests := []struct {
+		name   string
+		prov   any
+		want   string
+		absent []string
+	}{
+		{
+			name:   "local: a flat share of the on-demand price",
+			prov:   (*local.Provider)(nil),
+			want:   "billing: per second (minimum 1m0s each time an instance starts); spot instances at the price paid: 30% of the on-demand price of their type (the local cloud's flat spot price), capped at their max price; stopped instances' disks at $0.08 per GB-month",
+			absent: []string{"market"},
+		},
+		{
+			name: "aws: the spot market price",
+			prov: (*aws.Provider)(nil),
+			want: "billing: per second (minimum 1m0s each time an instance starts); spot instances at the price paid: the spot market price of their type in their zone for the time it held, capped at their max price (charged at the max price, an upper bound, while the provider cannot read the market price); stopped instances' disks at $0.08 per GB-month",
+		},
+		{
+			name:   "a provider that does not say",
+			prov:   struct{}{},
+			want:   "billing: per second (minimum 1m0s each time an instance starts); spot instances at the price paid; stopped instances' disks at $0.08 per GB-month",
+			absent: []string{"market", "%"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &cost.Reporter{Store: st, Billing: cost.PerSecond, Catalog: cost.DefaultCatalog(), SpotPricing: cost.SpotPricingOf(tc.prov)}
+			rep, err := r.Report(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{tc.want}, rep.Notes); diff != "" {
+				t.Errorf("notes mismatch (-want +got):\n%s", diff)
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(strings.Join(rep.Notes, "\n"), a) {
+					t.Errorf("notes %q say %q", rep.Notes, a)
 				}
 			}
 		})

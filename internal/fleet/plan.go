@@ -150,6 +150,9 @@ func (pl *planner) scaleUp() {
 	p := pl.p
 	want := 0
 	why, code := "", UpFixed
+	// full: queued jobs wait and the fleet is at its maximum (booting
+	// nodes included), so nothing can be launched for them.
+	full := false
 	switch {
 	case !p.Autoscaling:
 		want = p.Min - pl.total
@@ -160,10 +163,18 @@ func (pl *planner) scaleUp() {
 	default:
 		forDemand := 0
 		if pl.unserved > 0 {
+			full = pl.total >= p.Max
 			due := pl.oldest.Add(p.BatchWindow)
+			switch {
+			case full:
+				// No launch is possible, whatever the window says: the
+				// jobs wait for nodes that running jobs free.
+				pl.say("%s waiting for running jobs", plural(pl.unservedJob, "queued job"))
+			case due.After(pl.now):
+				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), wholeSeconds(due.Sub(pl.now)))
+			}
 			if due.After(pl.now) {
 				pl.wake(due)
-				pl.say("%s waiting for the batch window (launch in %s)", plural(pl.unservedJob, "queued job"), wholeSeconds(due.Sub(pl.now)))
 			} else {
 				forDemand = pl.unserved
 			}
@@ -189,8 +200,8 @@ func (pl *planner) scaleUp() {
 			why, code = "ahead of expected demand", UpAhead
 		}
 	}
-	if room := p.Max - pl.total; want > room {
-		want = room
+	if room := p.Max - pl.total; want > room || full {
+		want = min(want, room)
 		if pl.unserved > 0 && p.Autoscaling {
 			defer pl.say("max reached (%s)", plural(p.Max, "node"))
 		}
@@ -312,39 +323,63 @@ func (pl *planner) scaleDown() {
 	default:
 		keep = pl.keepStratus
 	}
-	var removed, kept []Node
-	paid, atMin := 0, 0
+	var removed []Node
+	var kept []keepUntil // in removal order
 	for i, k := range keep(cands) {
-		n := cands[i]
 		switch {
 		case k.keep:
 			pl.wake(k.until)
-			if k.paid {
-				paid++
-			}
 		case len(removed) == limit:
-			atMin++
+			k = keepUntil{keep: true}
 		default:
-			removed = append(removed, n)
+			removed = append(removed, cands[i])
 			continue
 		}
-		kept = append(kept, n)
+		kept = append(kept, k)
 	}
 	if len(removed) > 0 {
 		pl.remove(removed, pl.downCode())
 		pl.say("removing %s (%s)", plural(len(removed), "idle node"), pl.removeWhy())
 	}
-	switch {
-	case len(kept) == 0:
-	case atMin > 0:
-		pl.say("idle: %s kept at minimum (%d)", plural(len(kept), "node"), p.Min)
-	case paid == len(kept):
-		pl.say("idle: %s kept until their paid %s ends", plural(paid, "node"), pl.unitName())
-	case paid > 0:
-		pl.say("idle: %s kept until their paid %s ends, %d for expected demand", plural(paid, "node"), pl.unitName(), len(kept)-paid)
-	default:
-		pl.say("idle: %s kept %s", plural(len(kept), "node"), pl.keepWhy())
+	pl.keptReason(kept, limit-len(removed))
+}
+
+// keptReason says why the idle nodes kept stay. Of them, in removal order,
+// only the first room may ever go while the fleet is above its minimum;
+// the rest are kept at the minimum whatever the policy says.
+func (pl *planner) keptReason(kept []keepUntil, room int) {
+	if len(kept) == 0 {
+		return
 	}
+	free := min(len(kept), max(room, 0))
+	paid := 0
+	for _, k := range kept[:free] {
+		if k.paid {
+			paid++
+		}
+	}
+	var parts []string
+	add := func(n int, why string) {
+		switch {
+		case n == 0:
+		case len(parts) == 0:
+			parts = append(parts, plural(n, "node")+" kept "+why)
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", n, why))
+		}
+	}
+	add(paid, pl.paidWhy(paid))
+	add(free-paid, pl.keepWhy(free-paid))
+	add(len(kept)-free, fmt.Sprintf("at minimum (%d)", pl.p.Min))
+	pl.say("idle: %s", strings.Join(parts, ", "))
+}
+
+// paidWhy is the reason's words for n nodes kept for their paid time.
+func (pl *planner) paidWhy(n int) string {
+	if n == 1 {
+		return "until its paid " + pl.unitName() + " ends"
+	}
+	return "until their paid " + pl.unitName() + " ends"
 }
 
 // keeper says, for idle nodes in removal order, which to keep for now and
@@ -437,12 +472,13 @@ func (pl *planner) removeWhy() string {
 	return "not expected to be needed soon"
 }
 
-func (pl *planner) keepWhy() string {
+// keepWhy is the reason's words for n idle nodes the policy keeps.
+func (pl *planner) keepWhy(n int) string {
 	switch pl.p.ScaleDown {
 	case ScaleDownIdle:
 		return "until idle for " + pl.p.IdleTimeout.String()
 	case ScaleDownBillingHour:
-		return "until their paid " + pl.unitName() + " ends"
+		return pl.paidWhy(n)
 	}
 	return "for expected demand"
 }

@@ -113,7 +113,14 @@ func TestPlan(t *testing.T) {
 			in: Input{Now: now, Policy: policy(minMax(0, 1)),
 				Nodes: []Node{busy("a", time.Hour)},
 				Queue: []Demand{demand(1, time.Minute)}},
-			want: Decision{Reason: "max reached (1 node)"},
+			want: Decision{Reason: "1 queued job waiting for running jobs; max reached (1 node)"},
+		},
+		{
+			name: "at max the batch window promises no launch",
+			in: Input{Now: now, Policy: policy(minMax(0, 4), func(p *Policy) { p.BatchWindow = 10 * time.Second }),
+				Nodes: []Node{busy("a", time.Hour), busy("b", time.Hour), busy("c", time.Hour), booting("d")},
+				Queue: []Demand{demand(1, 2*time.Second), demand(1, 2*time.Second), demand(1, time.Second)}},
+			want: Decision{Reason: "2 queued jobs waiting for running jobs; max reached (4 nodes)", NextCheck: now.Add(8 * time.Second)},
 		},
 		{
 			name: "demand wider than max is ignored",
@@ -242,7 +249,7 @@ func TestPlan(t *testing.T) {
 			in: Input{Now: now, Policy: policy(minMax(0, 3)),
 				Nodes: []Node{idle("a", time.Hour, time.Minute), idle("b", time.Hour, 2*time.Minute), busy("c", time.Hour)},
 				Queue: []Demand{demand(3, time.Minute)}},
-			want: Decision{Reason: "max reached (3 nodes)"},
+			want: Decision{Reason: "1 queued job waiting for running jobs; max reached (3 nodes)"},
 		},
 		{
 			name: "idle timeout: kept until it expires",
@@ -274,7 +281,7 @@ func TestPlan(t *testing.T) {
 			name: "billing-hour per second: only the 60-second minimum is paid ahead",
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour)),
 				Nodes: []Node{idle("a", 30*time.Minute, 20*time.Minute), idle("b", 30*time.Second, 10*time.Second)}},
-			want: Decision{Remove: []string{"a"}, Reason: "removing 1 idle node (their paid time ends); idle: 1 node kept until their paid time ends",
+			want: Decision{Remove: []string{"a"}, Reason: "removing 1 idle node (their paid time ends); idle: 1 node kept until its paid time ends",
 				NextCheck: now.Add(25 * time.Second)},
 		},
 		{
@@ -282,6 +289,12 @@ func TestPlan(t *testing.T) {
 			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour), hourly, minMax(1, 10)),
 				Nodes: []Node{idle("a", 59*time.Minute+30*time.Second, time.Minute), idle("b", 119*time.Minute+50*time.Second, time.Minute)}},
 			want: Decision{Remove: []string{"b"}, Reason: "removing 1 idle node (their paid hour ends); idle: 1 node kept at minimum (1)"},
+		},
+		{
+			name: "billing-hour: a node past the minimum goes when its paid hour ends, the other stays at minimum",
+			in: Input{Now: now, Policy: policy(scaleDown(ScaleDownBillingHour), hourly, minMax(1, 10)),
+				Nodes: []Node{idle("a", 30*time.Minute, time.Minute), idle("b", 20*time.Minute, time.Minute)}},
+			want: Decision{Reason: "idle: 1 node kept until its paid hour ends, 1 at minimum (1)", NextCheck: now.Add(29 * time.Minute)},
 		},
 		{
 			name: "static launches to max",

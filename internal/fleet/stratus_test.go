@@ -25,8 +25,22 @@ func TestPlan_Stratus(t *testing.T) {
 			in: Input{Now: now, Policy: policy(stratusPolicy),
 				Nodes: []Node{idle("a", 20*time.Second, 15*time.Second), idle("b", 2*time.Hour, time.Minute)}},
 			want: Decision{Remove: []string{"b"},
-				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept until their paid time ends",
+				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept until its paid time ends",
 				NextCheck: now.Add(35 * time.Second)},
+		},
+		{
+			name: "a paid node kept only by the minimum is said to be at minimum",
+			in: Input{Now: now, Policy: policy(stratusPolicy, minMax(1, 10)),
+				Nodes: []Node{idle("a", 20*time.Second, 15*time.Second), idle("b", 2*time.Hour, time.Minute)}},
+			want: Decision{Remove: []string{"b"},
+				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept at minimum (1)",
+				NextCheck: now.Add(35 * time.Second)},
+		},
+		{
+			name: "per hour: paid nodes above the minimum, and one at it",
+			in: Input{Now: now, Policy: policy(stratusPolicy, hourly, minMax(1, 10)),
+				Nodes: []Node{idle("a", 20*time.Minute, 5*time.Minute), idle("b", 30*time.Minute, 5*time.Minute), idle("c", 40*time.Minute, 5*time.Minute)}},
+			want: Decision{Reason: "idle: 2 nodes kept until their paid hour ends, 1 at minimum (1)", NextCheck: now.Add(19 * time.Minute)},
 		},
 		{
 			name: "recent one-node jobs: one idle node kept, the longest idle goes",
@@ -116,7 +130,7 @@ func TestPlan_Stratus(t *testing.T) {
 			name: "per hour: idle nodes stay until the last minute of their paid hour",
 			in: Input{Now: now, Policy: policy(stratusPolicy, hourly),
 				Nodes: []Node{idle("a", 20*time.Minute, 5*time.Minute)}},
-			want: Decision{Reason: "idle: 1 node kept until their paid hour ends", NextCheck: now.Add(39 * time.Minute)},
+			want: Decision{Reason: "idle: 1 node kept until its paid hour ends", NextCheck: now.Add(39 * time.Minute)},
 		},
 		{
 			name: "per hour: renewed at the end of the paid hour for expected demand",
@@ -131,7 +145,7 @@ func TestPlan_Stratus(t *testing.T) {
 			in: Input{Now: now, Policy: policy(stratusPolicy, hourly),
 				Nodes: []Node{idle("a", 59*time.Minute+30*time.Second, 10*time.Minute), idle("b", 30*time.Minute, 10*time.Minute)}},
 			want: Decision{Remove: []string{"a"},
-				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept until their paid hour ends",
+				Reason:    "removing 1 idle node (not expected to be needed soon); idle: 1 node kept until its paid hour ends",
 				NextCheck: now.Add(29 * time.Minute)},
 		},
 		{

@@ -107,7 +107,7 @@ func TestSchedules_InvalidRequestNamesFields(t *testing.T) {
 		fields[f.Field] = f.Message
 	}
 	for field, want := range map[string]string{
-		"cron":     `day-of-week field "9": end of range (9) above maximum (6)`,
+		"cron":     `day-of-week field "9": end of range (9) above maximum (7)`,
 		"timezone": `unknown time zone "Nowhere/Land"`,
 		"region":   `unknown region "local-7"; this provider has local-1, local-2`,
 		"argv":     "give the command to run",

@@ -48,12 +48,19 @@ func (a *applier) apply(ctx context.Context, st Step) api.RegionStep {
 	case KindInstanceProfile:
 		var created bool
 		created, err = a.s.Resources.EnsureInstanceProfile(ctx, st.Name, a.s.tags(a.cfg.Home, a.cfg.Owner))
+		out.ID = st.Name // a profile is known by its name, as check lists it
 		result = api.RegionFound
 		if created {
 			result = api.RegionCreated
 		}
 	case KindWorker:
 		result, err = a.applyWorker(ctx, st, &out)
+	case KindSnapshot:
+		if st.Action != Remove {
+			err = fmt.Errorf("snapshot: unexpected action %s", st.Action)
+			break
+		}
+		result, err = api.RegionRemoved, a.s.deleteSnapshot(ctx, a.region, st.ID)
 	default:
 		err = fmt.Errorf("unknown step kind %q", st.Kind)
 	}
@@ -230,7 +237,19 @@ func (a *applier) applyWorker(ctx context.Context, st Step, out *api.RegionStep)
 		return "", err
 	}
 	out.Name = n.ID
-	if st.Relaunch {
+	if st.Replace {
+		// The stopped instance was launched with other settings: it goes
+		// first, then the record's next generation launches from the spec.
+		if err := s.Provider.Terminate(ctx, a.region, st.Instance); err != nil {
+			return "", fmt.Errorf("terminate the worker's instance %s to replace it: %w", st.Instance, err)
+		}
+		if err := s.waitGone(ctx, a.region, st.Instance); err != nil {
+			return "", err
+		}
+		s.event(ctx, n.ID, "region.worker_replaced", fmt.Sprintf("worker %s: instance %s terminated to be replaced (%s)", n.ID, st.Instance, st.Reason))
+		st.Instance = ""
+	}
+	if st.Relaunch || st.Replace {
 		if n, err = s.nextGeneration(ctx, n.ID); err != nil {
 			return "", err
 		}
@@ -253,6 +272,9 @@ func (a *applier) applyWorker(ctx context.Context, st Step, out *api.RegionStep)
 		return api.RegionCreated, nil
 	}
 	out.Reason = st.Reason + "; now stopped"
+	if st.Replace {
+		out.Reason = st.Reason + "; replaced by " + inst.ID + ", its agent registered, stopped"
+	}
 	return api.RegionRepaired, nil
 }
 
@@ -444,22 +466,9 @@ func (s *Service) removeWorker(ctx context.Context, region, nodeID, instID strin
 		}
 	}
 	// A record goes only once the provider confirms its instances are gone.
-	deadline := s.Clock.Now().Add(s.workerTimeout())
 	for _, id := range ids {
-		for {
-			ins, err := s.Provider.Describe(ctx, region, provider.Filter{IDs: []string{id}})
-			if err != nil {
-				return err
-			}
-			if len(ins) == 0 || ins[0].State.Gone() {
-				break
-			}
-			if !s.Clock.Now().Before(deadline) {
-				return fmt.Errorf("instance %s is still %s after %s", id, ins[0].State, s.workerTimeout())
-			}
-			if err := s.sleep(ctx); err != nil {
-				return err
-			}
+		if err := s.waitGone(ctx, region, id); err != nil {
+			return err
 		}
 	}
 	if nodeID != "" {
@@ -469,4 +478,25 @@ func (s *Service) removeWorker(ctx context.Context, region, nodeID, instID strin
 		s.event(ctx, nodeID, "region.worker_removed", fmt.Sprintf("worker %s removed from %s", nodeID, region))
 	}
 	return nil
+}
+
+// waitGone waits until the provider reports instance id terminated or no
+// longer lists it.
+func (s *Service) waitGone(ctx context.Context, region, id string) error {
+	deadline := s.Clock.Now().Add(s.workerTimeout())
+	for {
+		ins, err := s.Provider.Describe(ctx, region, provider.Filter{IDs: []string{id}})
+		if err != nil {
+			return err
+		}
+		if len(ins) == 0 || ins[0].State.Gone() {
+			return nil
+		}
+		if !s.Clock.Now().Before(deadline) {
+			return fmt.Errorf("instance %s is still %s after %s", id, ins[0].State, s.workerTimeout())
+		}
+		if err := s.sleep(ctx); err != nil {
+			return err
+		}
+	}
 }

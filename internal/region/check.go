@@ -14,7 +14,9 @@ import (
 // how the region differs from what configure would make of it now (from
 // its stored configuration and the home region as it is): missing or
 // failed images, changed rules, a different key, a missing, unregistered
-// or extra worker, resources that are no longer configured. A region never
+// or extra worker, a worker launched with another security group, key pair
+// or instance profile than the region's, resources that are no longer
+// configured, snapshots of image copies that are gone. A region never
 // configured is clean if stratus manages nothing there. The configured
 // instance profile (global, not per region) is listed with each region as
 // present or missing where the provider can look profiles up
@@ -167,12 +169,16 @@ func (s *Service) listed(o Observed) []api.RegionResource {
 			out = append(out, api.RegionResource{Kind: string(KindWorker), Name: in.Tags[provider.TagNode], ID: in.ID, State: string(in.State) + " (no record)"})
 		}
 	}
+	for _, st := range planSnapshots(o) {
+		out = append(out, api.RegionResource{Kind: string(KindSnapshot), Name: st.Name, ID: st.ID, State: "its image copy is gone"})
+	}
 	return out
 }
 
 // Clear removes everything stratus made in each region — workers (their
-// instances, then their records), image copies, key pairs and security
-// groups with this installation's region tags — and forgets the region's
+// instances, then their records), image copies (with their snapshots),
+// key pairs, security groups and snapshots of copies already gone, with
+// this installation's region tags — and forgets the region's
 // configuration. Resources without this installation's tags are never
 // touched. Instance profiles are global and stay.
 func (s *Service) Clear(ctx context.Context, regions []string) (api.RegionClearResponse, error) {
@@ -236,6 +242,11 @@ func (s *Service) clearRegion(ctx context.Context, region string) api.RegionResu
 		if Ours(g.Tags, s.Installation) {
 			step(KindSecurityGroup, g.Name, g.ID, s.Resources.DeleteSecurityGroup(ctx, region, g.ID))
 		}
+	}
+	// The copies' snapshots went with them; these are of copies
+	// deregistered earlier without theirs.
+	for _, st := range planSnapshots(obs) {
+		step(KindSnapshot, st.Name, st.ID, s.deleteSnapshot(ctx, region, st.ID))
 	}
 	s.log().Info("region cleared", "region", region, "removed", len(res.Steps), "ok", res.OK)
 	return res

@@ -244,6 +244,9 @@ func (s *Service) observe(ctx context.Context, region string) (Observed, error) 
 		provider.TagInstallation: s.Installation, provider.TagRole: string(store.RoleWorker)}}); err != nil {
 		return o, fmt.Errorf("list instances in %s: %w", region, err)
 	}
+	if err := s.observeSnapshots(ctx, region, &o); err != nil {
+		return o, err
+	}
 	nodes, err := s.Store.ListNodes(ctx, store.NodeFilter{Role: store.RoleWorker, Region: region})
 	if err != nil {
 		return o, err

@@ -118,6 +118,10 @@ type Observed struct {
 	// or the provider cannot look profiles up.
 	Profile        *provider.InstanceProfile
 	ProfileMissing bool
+	// Orphans are the snapshots with this installation's region tags whose
+	// image copy is gone, by snapshot id with the copy's id (see
+	// SnapshotCleaner); nil where the provider has none.
+	Orphans map[string]string
 }
 
 // Step is one thing to do (or leave) in a region.
@@ -142,6 +146,10 @@ type Step struct {
 	// Relaunch asks for a new instance with the record's next generation,
 	// because the one it had is gone.
 	Relaunch bool
+	// Replace asks to terminate the worker's stopped instance, which was
+	// launched with other settings than the region's, and launch a new
+	// one with the record's next generation.
+	Replace bool
 }
 
 // Ours reports whether tags mark a resource this installation made for a
@@ -154,7 +162,8 @@ func Ours(tags map[string]string, installation string) bool {
 // create it, keep it, wait for it, repair it or report that something not
 // ours blocks it; then remove managed resources that are not wanted. Steps
 // come in the order they must run: image, key pair, security group,
-// instance profile, worker, removals. It is a pure function.
+// instance profile, worker, removals (snapshots whose image copy is gone
+// among them). It is a pure function.
 func Plan(d Desired, o Observed) []Step {
 	var steps, removals []Step
 	add := func(s Step) {
@@ -175,6 +184,9 @@ func Plan(d Desired, o Observed) []Step {
 	}
 	add(planProfile(d, o))
 	for _, s := range planWorker(d, o) {
+		add(s)
+	}
+	for _, s := range planSnapshots(o) {
 		add(s)
 	}
 	return append(steps, removals...)
@@ -415,6 +427,15 @@ func planWorker(d Desired, o Observed) []Step {
 		s.ID, s.Instance = in.ID, in.ID
 	}
 	registered := !main.RegisteredAt.IsZero()
+	var mismatch string
+	if ok {
+		mismatch = workerMismatch(d, o, in)
+	}
+	switch {
+	case mismatch != "" && in.State == provider.StateStopped && !o.Busy[main.ID]:
+		s.Action, s.Drift, s.Replace, s.Reason = Repair, true, true, mismatch
+		return append([]Step{s}, out...)
+	}
 	switch {
 	case !ok && main.InstanceID == "":
 		s.Action, s.Drift, s.Reason = Create, true, "the worker has no instance yet"
@@ -436,5 +457,49 @@ func planWorker(d Desired, o Observed) []Step {
 	default:
 		s.Action, s.Drift, s.Reason = Repair, true, fmt.Sprintf("%s and its agent has not registered", in.State)
 	}
+	if mismatch != "" {
+		// Not stopped, or a schedule's run is on it: reported only.
+		s.Drift = true
+		s.Reason = mismatch + "; not replaced while it is " + string(in.State)
+		if o.Busy[main.ID] {
+			s.Reason = mismatch + "; not replaced while a schedule's run uses it"
+		}
+	}
 	return append([]Step{s}, out...)
+}
+
+// workerMismatch says how the worker's live instance differs from what the
+// region's launch spec names: its security group, key pair and instance
+// profile ("" when it matches). What the plan cannot know yet (a group not
+// made) is not compared.
+func workerMismatch(d Desired, o Observed, in provider.Instance) string {
+	var why []string
+	group := ""
+	if d.Home && d.Group.SourceID != "" {
+		group = d.Group.SourceID
+	} else if i := slices.IndexFunc(o.Groups, func(g provider.SecurityGroup) bool {
+		return g.Name == d.Group.Name && Ours(g.Tags, d.Installation)
+	}); i >= 0 {
+		group = o.Groups[i].ID
+	}
+	if group != "" && !slices.Equal(in.SecurityGroups, []string{group}) {
+		why = append(why, fmt.Sprintf("security group %s, the region's is %s", orDash(strings.Join(in.SecurityGroups, ", ")), group))
+	}
+	if d.Key != nil && in.KeyName != d.Key.Name {
+		why = append(why, fmt.Sprintf("key pair %s, the region's is %s", orDash(in.KeyName), d.Key.Name))
+	}
+	if d.Profile != "" && in.InstanceProfile != d.Profile {
+		why = append(why, fmt.Sprintf("instance profile %s, the region's is %s", orDash(in.InstanceProfile), d.Profile))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return "worker launched with " + strings.Join(why, "; with ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

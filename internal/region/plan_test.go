@@ -69,9 +69,12 @@ func worker(id, instance string, registered bool) *store.Node {
 	return n
 }
 
+// instance is a worker instance launched with the region's group, key and
+// profile.
 func instance(id, node string, s provider.State) provider.Instance {
 	return provider.Instance{ID: id, Region: "local-2", State: s,
-		Tags: ours(provider.TagRole, "worker", provider.TagNode, node)}
+		Tags:           ours(provider.TagRole, "worker", provider.TagNode, node),
+		SecurityGroups: []string{"sg-1"}, KeyName: "stratus-key", InstanceProfile: "stratus-worker"}
 }
 
 // inPlace is local-2 as configure leaves it.
@@ -107,6 +110,9 @@ func summary(steps []region.Step) []string {
 		}
 		if s.Relaunch {
 			parts = append(parts, "relaunch")
+		}
+		if s.Replace {
+			parts = append(parts, "replace")
 		}
 		if s.Drift {
 			parts = append(parts, "drift")
@@ -350,8 +356,61 @@ func TestPlan(t *testing.T) {
 			o: func(o *region.Observed) {
 				o.Images = nil
 				o.Groups = []provider.SecurityGroup{group("sg-home", "stratus", nil, ssh)}
+				o.Instances[0].SecurityGroups = []string{"sg-home"}
 			},
 			want: []string{"image keep stratus-base id=ami-base", keyKeep, "security_group keep stratus id=sg-home", profile, wrkKeep},
+		},
+		{
+			name:   "StoppedWorkerWithAnotherGroupIsReplaced",
+			o:      func(o *region.Observed) { o.Instances[0].SecurityGroups = []string{"sg-old"} },
+			want:   []string{imgKeep, keyKeep, sgKeep, profile, "worker repair n-1 id=i-1 node=n-1 replace drift"},
+			reason: map[int]string{4: "worker launched with security group sg-old, the region's is sg-1"},
+		},
+		{
+			name: "StoppedWorkerWithAnotherKeyAndProfileIsReplaced",
+			o: func(o *region.Observed) {
+				o.Instances[0].KeyName, o.Instances[0].InstanceProfile = "", "other"
+			},
+			want: []string{imgKeep, keyKeep, sgKeep, profile, "worker repair n-1 id=i-1 node=n-1 replace drift"},
+			reason: map[int]string{4: "worker launched with key pair none, the region's is stratus-key; " +
+				"with instance profile other, the region's is stratus-worker"},
+		},
+		{
+			name: "RunningWorkerWithAnotherKeyIsReportedNotReplaced",
+			o: func(o *region.Observed) {
+				o.Instances[0].State, o.Instances[0].KeyName = provider.StateRunning, "old-key"
+			},
+			want:   []string{imgKeep, keyKeep, sgKeep, profile, "worker repair n-1 id=i-1 node=n-1 drift"},
+			reason: map[int]string{4: "key pair old-key, the region's is stratus-key; not replaced while it is running"},
+		},
+		{
+			name: "BusyWorkerWithAnotherProfileIsReportedOnly",
+			o: func(o *region.Observed) {
+				o.Instances[0].State, o.Instances[0].InstanceProfile = provider.StateRunning, "other"
+				o.Busy = map[string]bool{"n-1": true}
+			},
+			want:   []string{imgKeep, keyKeep, sgKeep, profile, "worker keep n-1 id=i-1 node=n-1 drift"},
+			reason: map[int]string{4: "not replaced while a schedule's run uses it"},
+		},
+		{
+			name: "BusyStoppedWorkerWithAnotherGroupIsNotReplaced",
+			o: func(o *region.Observed) {
+				o.Instances[0].SecurityGroups = []string{"sg-old"}
+				o.Busy = map[string]bool{"n-1": true}
+			},
+			want: []string{imgKeep, keyKeep, sgKeep, profile, "worker keep n-1 id=i-1 node=n-1 drift"},
+		},
+		{
+			name: "GroupNotMadeYetIsNotComparedWithTheWorker",
+			o:    func(o *region.Observed) { o.Groups = nil },
+			want: []string{imgKeep, keyKeep, "security_group create stratus +tcp 22 from 0.0.0.0/0 drift", profile, wrkKeep},
+		},
+		{
+			name: "SnapshotsOfCopiesThatAreGoneAreRemoved",
+			o:    func(o *region.Observed) { o.Orphans = map[string]string{"snap-2": "ami-old", "snap-1": "ami-older"} },
+			want: []string{imgKeep, keyKeep, sgKeep, profile, wrkKeep,
+				"snapshot remove ami-older id=snap-1 drift", "snapshot remove ami-old id=snap-2 drift"},
+			reason: map[int]string{6: "snapshot of the image copy ami-old, which is gone"},
 		},
 		{
 			name: "HomeRegionWithoutItsGroupCreatesIt",

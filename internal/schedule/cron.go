@@ -88,6 +88,10 @@ func ParseCron(expr string, loc *time.Location) (Cron, error) {
 				if strings.Contains(msg, "failed to parse int") {
 					msg = "want *, a number, a range (1-5), a list (1,3,5), a step (*/15) or a name (mon, jan)"
 				}
+				if i == 4 {
+					// 7 is Sunday too (see sundayAsZero).
+					msg = strings.ReplaceAll(msg, "maximum (6)", "maximum (7)")
+				}
 				return Cron{}, fmt.Errorf("%q: %s field %q: %s", expr, cronFields[i], strings.Fields(expr)[i], trimCronSuffix(msg))
 			}
 		}
@@ -125,8 +129,11 @@ func sundayAsZero(field string) string {
 	parts := strings.Split(field, ",")
 	for i, part := range parts {
 		rng, stepText, hasStep := strings.Cut(part, "/")
-		if rng == "7" && !hasStep {
-			parts[i] = "0"
+		if rng == "7" {
+			// "7", and "7/N" (from 7 to 7, every N days): Sunday.
+			if step, err := strconv.Atoi(stepText); !hasStep || err == nil && step > 0 {
+				parts[i] = "0"
+			}
 			continue
 		}
 		loText, hiText, isRange := strings.Cut(rng, "-")

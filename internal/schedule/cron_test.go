@@ -27,6 +27,9 @@ func TestParseCron_SundayIsSeven(t *testing.T) {
 		{"0 9 * * 1-7/2", sun.Add(-15 * time.Hour), sun.Add(9 * time.Hour)},
 		{"0 9 * * 1-7/2", sun.Add(10 * time.Hour), sun.Add(24*time.Hour + 9*time.Hour)},
 		{"0 9 * * 3,7", sun.Add(-15 * time.Hour), sun.Add(9 * time.Hour)},
+		// 7/2 is from 7 to 7 every other day: Sunday only.
+		{"0 9 * * 7/2", sun.Add(-24 * time.Hour), sun.Add(9 * time.Hour)},
+		{"0 9 * * 7/2", sun.Add(10 * time.Hour), sun.Add(7*24*time.Hour + 9*time.Hour)},
 	}
 	for _, tc := range tests {
 		c, err := ParseCron(tc.expr, time.UTC)
@@ -53,6 +56,8 @@ func TestParseCron_ErrorsAreClean(t *testing.T) {
 		{"* * 0 * *", `"* * 0 * *": day-of-month field "0": beginning of range (0) below minimum (1)`},
 		{"* * * 5-2 *", `"* * * 5-2 *": month field "5-2": beginning of range (5) beyond end of range (2)`},
 		{"0 1,24 * * *", `"0 1,24 * * *": hour field "1,24": end of range (24) above maximum (23)`},
+		// 7 is Sunday, so the day-of-week maximum is 7.
+		{"0 0 * * 8", `"0 0 * * 8": day-of-week field "8": end of range (8) above maximum (7)`},
 	}
 	for _, tc := range tests {
 		_, err := ParseCron(tc.expr, time.UTC)

@@ -26,7 +26,8 @@ const capacityKeyPrefix = "capacity.until."
 //
 // Reports are kept in memory; the scheduler's controller writes them to
 // the store on its next pass and reads them back after a restart, so a
-// cool-down outlives the control plane.
+// cool-down outlives the control plane. Each pass forgets the cool-downs
+// that have ended, in memory and in the store.
 type Capacity struct {
 	Clock clock.Clock
 	mu    sync.Mutex
@@ -71,6 +72,40 @@ func (c *Capacity) unsaved() map[string]time.Time {
 	return out
 }
 
+// ended returns the cool-downs over at now, each with whether the store
+// has it.
+func (c *Capacity) ended(now time.Time) map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]bool{}
+	for k, t := range c.until {
+		if !t.After(now) {
+			_, inStore := c.saved[k]
+			out[k] = inStore
+		}
+	}
+	return out
+}
+
+// forget drops key's cool-down if it is still over at now (a report since
+// ended was called stays), and records that the store no longer has it.
+func (c *Capacity) forget(key string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.until[key]; ok && !t.After(now) {
+		delete(c.until, key)
+	}
+	delete(c.saved, key)
+}
+
+// Len returns how many cool-downs are held in memory, ended ones not yet
+// forgotten included.
+func (c *Capacity) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.until)
+}
+
 // stored records that the store has key's cool-down until t (zero: none),
 // and, if it ends later than the one in memory, adopts it.
 func (c *Capacity) stored(key string, t time.Time) {
@@ -99,11 +134,22 @@ func (c *Capacity) wasRead(key string) bool {
 	return c.read[key]
 }
 
-// syncCapacity writes the cool-downs reported since the last pass to the
-// store, and reads those of region's types that this control plane has
-// not looked up yet (ended ones are deleted). Repeating it is safe.
+// syncCapacity forgets the cool-downs that have ended (in memory and in
+// the store), writes those reported since the last pass to the store, and
+// reads those of region's types that this control plane has not looked up
+// yet (ended ones are deleted). Repeating it is safe.
 func (c *Controller) syncCapacity(ctx context.Context, region string, types []string, now time.Time) error {
 	var errs []error
+	for key, inStore := range c.Capacity.ended(now) {
+		if inStore {
+			if err := c.Store.DeleteMeta(ctx, capacityKeyPrefix+key); err != nil {
+				// Kept in memory too, so the next pass tries again.
+				errs = append(errs, fmt.Errorf("forget the capacity cool-down of %s: %w", key, err))
+				continue
+			}
+		}
+		c.Capacity.forget(key, now)
+	}
 	for key, until := range c.Capacity.unsaved() {
 		if err := c.Store.SetMeta(ctx, capacityKeyPrefix+key, until.UTC().Format(time.RFC3339Nano)); err != nil {
 			errs = append(errs, fmt.Errorf("keep the capacity cool-down of %s: %w", key, err))

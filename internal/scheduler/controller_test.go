@@ -263,6 +263,42 @@ func TestController_CapacityCooldownSurvivesARestart(t *testing.T) {
 	}
 }
 
+func TestController_EndedCapacityCooldownsAreForgotten(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newFakeEnv(t)
+	e.create(t, "lab", `compute: {types: [c5.large, t3.small], max_nodes: 4, batch_window: 0s}`)
+	key := "capacity.until." + fakeRegion + "/c5.large"
+	e.capacity.Report(fakeRegion, "c5.large")
+	// A type the cluster does not use: still forgotten once over.
+	e.capacity.Report("elsewhere-1", "m5.large")
+	e.pass(t, time.Second)
+	if _, err := e.st.GetMeta(ctx, key); err != nil {
+		t.Fatalf("the cool-down is not stored after a pass: %v", err)
+	}
+	if _, err := e.st.GetMeta(ctx, "capacity.until.elsewhere-1/m5.large"); err != nil {
+		t.Fatalf("the other region's cool-down is not stored after a pass: %v", err)
+	}
+
+	e.clk.Advance(scheduler.CapacityCooldown)
+	e.pass(t, time.Second)
+	for _, k := range []string{key, "capacity.until.elsewhere-1/m5.large"} {
+		if v, err := e.st.GetMeta(ctx, k); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("meta %s = %q, %v after the cool-down ended; want it deleted", k, v, err)
+		}
+	}
+	if n := e.capacity.Len(); n != 0 {
+		t.Errorf("%d cool-downs held in memory after they ended, want 0", n)
+	}
+
+	// A new report after that is stored again.
+	e.capacity.Report(fakeRegion, "c5.large")
+	e.pass(t, time.Second)
+	if _, err := e.st.GetMeta(ctx, key); err != nil {
+		t.Errorf("a new cool-down is not stored after a pass: %v", err)
+	}
+}
+
 func TestService_OutputBeyondTheCapIsTruncated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

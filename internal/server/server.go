@@ -218,7 +218,7 @@ func Run(ctx context.Context, opts Options) error {
 		advertise = url
 	}
 
-	reporter := &cost.Reporter{Store: st, Billing: prov.Billing(), Catalog: catalog}
+	reporter := &cost.Reporter{Store: st, Billing: prov.Billing(), Catalog: catalog, SpotPricing: cost.SpotPricingOf(prov)}
 	// Metrics: every provider call is counted and timed; the provider's
 	// resources (regions) are used as they are.
 	mets := metrics.New(st, reporter, clk)
@@ -437,6 +437,9 @@ func ensureAgentSecret(ctx context.Context, st store.Store, dataDir string) (str
 			return "", fmt.Errorf("%s differs from the agent secret the database still holds: "+
 				"restore the data directory's files from one backup", path)
 		}
+		if err := ownerOnly(path); err != nil {
+			return "", fmt.Errorf("agent secret: %w", err)
+		}
 	case errors.Is(err, os.ErrNotExist):
 		switch nodes, err := st.ListNodes(ctx, store.NodeFilter{}); {
 		case err != nil:
@@ -464,6 +467,19 @@ func ensureAgentSecret(ctx context.Context, st store.Store, dataDir string) (str
 	return secret, nil
 }
 
+// ownerOnly makes a secret file readable by its owner only (0600) if it
+// has been opened to others, say by a restore from a backup.
+func ownerOnly(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return os.Chmod(path, fi.Mode().Perm()&0o600)
+}
+
 // validSecret reports whether s looks like auth.NewSecret's output.
 func validSecret(s string) bool {
 	if len(s) != 64 {
@@ -486,6 +502,9 @@ func ensureAdminToken(ctx context.Context, st store.Store, opts Options, clk clo
 		tok = strings.TrimSpace(string(data))
 		if tok == "" {
 			return fmt.Errorf("%s is empty: remove it to have a new admin token made", path)
+		}
+		if err := ownerOnly(path); err != nil {
+			return fmt.Errorf("admin token: %w", err)
 		}
 	case errors.Is(err, os.ErrNotExist):
 		tok = auth.NewToken("stk")

@@ -224,6 +224,41 @@ func TestEnsureAdminToken_CreatedAtFromTheClock(t *testing.T) {
 	}
 }
 
+// A secret file opened to others (restored from a backup, say) is made
+// owner-only again on the next start.
+func TestSecretFiles_MadeOwnerOnlyAgainOnStart(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	opts := Options{DataDir: dir, Stdout: io.Discard}
+	clk := clock.NewFake(time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC))
+	if err := ensureAdminToken(t.Context(), st, opts, clk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ensureAgentSecret(t.Context(), st, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{AdminTokenFile, AgentSecretFile} {
+		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ensureAdminToken(t.Context(), st, opts, clk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ensureAgentSecret(t.Context(), st, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{AdminTokenFile, AgentSecretFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("after a restart %s has mode %v, want -rw-------", name, got)
+		}
+	}
+}
+
 // urlWriter passes the URL of the "listening on" line Run prints to ch.
 type urlWriter struct {
 	mu   sync.Mutex

@@ -191,14 +191,24 @@ func parse(data []byte, filename string) (req Request, errs Errors, fatal bool) 
 	return req, p.errs, false
 }
 
-// emptyMessage is the problem with a document that has nothing in it.
+// emptyMessage is the problem with a request that has nothing in it.
 func emptyMessage(filename string) string {
-	what := "the request"
+	return emptyDocument(filename, "the request", "write the request (JSON or YAML) in it, or {} to take every value from the template")
+}
+
+// emptyTemplateMessage is the problem with a template that has nothing in
+// it.
+func emptyTemplateMessage(filename string) string {
+	return emptyDocument(filename, "the template", "write the template (YAML or JSON) in it, or {} to keep every built-in default")
+}
+
+// emptyDocument says that the document in filename (or, unnamed, what) has
+// nothing in it, and what to do.
+func emptyDocument(filename, what, fix string) string {
 	if filename != "" {
 		what = keyName(filename)
 	}
-	return "empty document: " + what + " has nothing in it but white space or comments; " +
-		"write the request (JSON or YAML) in it, or {} to take every value from the template"
+	return "empty document: " + what + " has nothing in it but white space or comments; " + fix
 }
 
 // isCFCreate reports whether a top-level mapping is a cf-create request:

@@ -128,8 +128,10 @@ func Merge(tmpl api.ClusterSpec, r Request) api.ClusterSpec {
 		// A cf-create cluster's minimum is its ComputeInitialNodes.
 		c.MinNodes = c.InitialNodes
 	}
+	// Initial nodes follow the minimum and maximum unless both are given; a
+	// negative count is left as it is, for Validate to refuse.
 	switch {
-	case c.InitialNodes < c.MinNodes && !(setsInitial && setsMin):
+	case c.InitialNodes < c.MinNodes && c.InitialNodes >= 0 && !(setsInitial && setsMin):
 		c.InitialNodes = c.MinNodes
 	case c.InitialNodes > c.MaxNodes && !setsInitial && r.ComputeMaxNodes != nil && c.MaxNodes >= c.MinNodes:
 		c.InitialNodes = c.MaxNodes
@@ -150,6 +152,9 @@ func setTo[T any](dst *T, v *T) {
 func ParseTemplate(data []byte, filename string) (api.ClusterSpec, error) {
 	req, errs, fatal := parse(data, filename)
 	if fatal {
+		if len(errs) == 1 && errs[0].Message == emptyMessage(filename) {
+			errs[0].Message = emptyTemplateMessage(filename)
+		}
 		return api.ClusterSpec{}, errs
 	}
 	if req.Format == FormatCFCreate {

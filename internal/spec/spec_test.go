@@ -640,6 +640,16 @@ func TestParseTemplate_ErrorsHaveLines(t *testing.T) {
 	}
 }
 
+func TestParseTemplate_EmptyIsRefusedAsATemplate(t *testing.T) {
+	t.Parallel()
+	_, err := ParseTemplate([]byte("# nothing yet\n"), "template.yaml")
+	want := Errors{{Message: "empty document: template.yaml has nothing in it but white space or comments; " +
+		"write the template (YAML or JSON) in it, or {} to keep every built-in default"}}
+	if diff := cmp.Diff(want, asErrors(t, err)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestBuild_ManyProblemsCapped(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder

@@ -22,6 +22,13 @@
 // with MaxPrice = MaxPriceMicros in dollars (none: up to on-demand). Types
 // are checked against the catalog before EC2 is asked.
 //
+// When the spec names an instance profile that EC2 refuses as unknown
+// (InvalidParameterValue about iamInstanceProfile), the profile is taken
+// for a new one IAM has not yet told EC2 about: the same request is
+// repeated after doubling waits on Options.Clock for at most
+// Options.ProfileWait (a minute) and within the context's deadline, then
+// reported as an *provider.InvalidError on instance_profile naming it.
+//
 // Two facts EC2 does not return are kept in reserved tags on the instance
 // and hidden from Instance.Tags: the root volume size (TagRootVolumeGB)
 // and a spot max price (TagSpotMaxPrice).
@@ -116,6 +123,7 @@ const (
 const (
 	DefaultRootDeviceName   = "/dev/xvda"
 	DefaultConsistencyGrace = 2 * time.Minute
+	DefaultProfileWait      = time.Minute
 	DefaultPageSize         = 1000
 	// maxUserData is EC2's limit on user-data before base64.
 	maxUserData = 16 * 1024
@@ -203,6 +211,14 @@ type Options struct {
 	// SpotPriceTTL is how long a spot price read from EC2 is used before
 	// it is read again. Default DefaultSpotPriceTTL.
 	SpotPriceTTL time.Duration
+	// ProfileWait bounds how long Launch keeps repeating a RunInstances
+	// that EC2 refused because it does not know the spec's instance
+	// profile yet (IAM is eventually consistent). Default
+	// DefaultProfileWait.
+	ProfileWait time.Duration
+	// ProfileRetryDelay is the first wait, on Clock, before such a repeat;
+	// it doubles up to 8 times itself. Default 1s.
+	ProfileRetryDelay time.Duration
 }
 
 // Provider is the AWS provider. It is safe for concurrent use.
@@ -217,6 +233,8 @@ type Provider struct {
 	grace      time.Duration
 	retryDelay time.Duration
 	pageSize   int32
+
+	profileWait, profileDelay time.Duration
 
 	mu     sync.Mutex
 	recent map[recentKey]*recentLaunch
@@ -272,6 +290,13 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	if p.pageSize == 0 {
 		p.pageSize = DefaultPageSize
+	}
+	p.profileWait, p.profileDelay = opts.ProfileWait, opts.ProfileRetryDelay
+	if p.profileWait <= 0 {
+		p.profileWait = DefaultProfileWait
+	}
+	if p.profileDelay <= 0 {
+		p.profileDelay = time.Second
 	}
 	if p.pageSize < 5 || p.pageSize > 1000 {
 		return nil, fmt.Errorf("aws provider: Options.PageSize %d: must be 5 to 1000", p.pageSize)
@@ -352,9 +377,9 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	if err != nil {
 		return provider.Instance{}, err
 	}
-	out, err := c.RunInstances(ctx, in)
+	out, err := p.runInstances(ctx, c, in, spec)
 	if err != nil {
-		return provider.Instance{}, mapError("RunInstances", spec.Region, spec.Type, err)
+		return provider.Instance{}, err
 	}
 	if len(out.Instances) == 0 {
 		return provider.Instance{}, fmt.Errorf("aws: ec2:RunInstances in %s returned no instance", spec.Region)
@@ -372,6 +397,57 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	p.remember(got)
 	p.log.Info("launched instance", "instance", got.ID, "region", got.Region, "type", got.Type, "spot", got.Spot, "state", got.State)
 	return got, nil
+}
+
+// runInstances makes the RunInstances call in. When the spec names an
+// instance profile and EC2 refuses it as unknown, the profile is likely
+// new and IAM has not told EC2 of it yet: the same request (same client
+// token) is repeated after waits on the clock that double, for at most
+// ProfileWait and within ctx's deadline.
+func (p *Provider) runInstances(ctx context.Context, c EC2API, in *ec2.RunInstancesInput, spec provider.LaunchSpec) (*ec2.RunInstancesOutput, error) {
+	start := p.clock.Now()
+	deadline := start.Add(p.profileWait)
+	delay := p.profileDelay
+	for {
+		out, err := c.RunInstances(ctx, in)
+		if err == nil {
+			return out, nil
+		}
+		if spec.InstanceProfile == "" || !profileUnknown(err) {
+			return nil, mapError("RunInstances", spec.Region, spec.Type, err)
+		}
+		now := p.clock.Now()
+		wait := min(delay, deadline.Sub(now))
+		if d, ok := ctx.Deadline(); ok && time.Until(d) <= wait {
+			wait = 0 // the caller's deadline (wall time) comes first
+		}
+		if wait <= 0 {
+			code, msg, _ := apiCode(err)
+			return nil, &provider.InvalidError{Field: "instance_profile", Reason: fmt.Sprintf(
+				"EC2 RunInstances in %s still refuses the instance profile %s after %s of retries (%s: %s); a new profile usually becomes usable within seconds: check that it exists in IAM and has a role",
+				spec.Region, spec.InstanceProfile, now.Sub(start).Round(time.Millisecond), code, msg)}
+		}
+		p.log.Info("instance profile not usable yet; retrying", "instance_profile", spec.InstanceProfile, "region", spec.Region, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("aws: ec2:RunInstances in %s: waiting for the instance profile %s to become usable: %w", spec.Region, spec.InstanceProfile, ctx.Err())
+		case <-p.clock.After(wait):
+		}
+		delay = min(2*delay, 8*p.profileDelay)
+	}
+}
+
+// profileUnknown reports whether err is EC2's answer to a launch naming an
+// instance profile it does not know (InvalidParameterValue about
+// iamInstanceProfile: "Invalid IAM Instance Profile name").
+func profileUnknown(err error) bool {
+	code, msg, ok := apiCode(err)
+	if !ok {
+		return false
+	}
+	msg = strings.ToLower(msg)
+	return (code == "InvalidParameterValue" || code == "InvalidParameterValue.InstanceProfile") &&
+		(strings.Contains(msg, "iaminstanceprofile") || strings.Contains(msg, "iam instance profile"))
 }
 
 // runInput validates spec and builds its RunInstances request.

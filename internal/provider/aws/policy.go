@@ -14,6 +14,8 @@ var Actions = []string{
 	"ec2:DescribeImages",
 	"ec2:CopyImage",
 	"ec2:DeregisterImage",
+	"ec2:DeleteSnapshot", // also DeregisterImage's DeleteAssociatedSnapshots
+	"ec2:DescribeSnapshots",
 	"ec2:DescribeKeyPairs",
 	"ec2:ImportKeyPair",
 	"ec2:DeleteKeyPair",

@@ -44,7 +44,9 @@ type regionEnv struct {
 func newRegionEnv(t *testing.T) *regionEnv {
 	t.Helper()
 	st := sqlitetest.Open(t)
-	fake := ec2fake.New(ec2fake.Options{CopyDelay: 20 * time.Millisecond})
+	// A new instance profile is refused by the first launches naming it,
+	// as IAM's eventual consistency has EC2 do.
+	fake := ec2fake.New(ec2fake.Options{CopyDelay: 20 * time.Millisecond, ProfileUnusableFor: 2})
 	fake.SeedImage(regionHome, baseImage, region.DefaultImage)
 	var rcs []aws.RegionConfig
 	for _, r := range append([]string{regionHome}, regionTargets...) {
@@ -55,6 +57,8 @@ func newRegionEnv(t *testing.T) *regionEnv {
 		NewClient:    func(r string) aws.EC2API { return fake.Client(r) },
 		NewIAMClient: func() aws.IAMAPI { return fake.IAM() },
 		UserData:     testUserData,
+		// Short real waits for the instance profile.
+		ProfileRetryDelay: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +89,30 @@ func (e *regionEnv) configure(t *testing.T) map[string]string {
 		}
 	}
 	return out
+}
+
+// driftOnlyIn checks that region check reports drift in target only, and
+// that its drift, as "kind: problem" lines, contains every one of want.
+func (e *regionEnv) driftOnlyIn(t *testing.T, target string, want ...string) {
+	t.Helper()
+	for _, c := range e.check(t) {
+		var drift []string
+		for _, d := range c.Drift {
+			drift = append(drift, d.Kind+": "+d.Problem)
+		}
+		got := strings.Join(drift, "\n")
+		if c.Region != target {
+			if got != "" {
+				t.Errorf("drift in untouched %s:\n%s", c.Region, got)
+			}
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("drift in %s:\n%s\nwant %q in it", c.Region, got, w)
+			}
+		}
+	}
 }
 
 func (e *regionEnv) check(t *testing.T) []api.RegionCheck {
@@ -138,6 +166,10 @@ func TestRegionFlows(t *testing.T) {
 		}
 		if len(ins) != 1 || ins[0].State != provider.StateStopped {
 			t.Errorf("%s instances = %+v; want one stopped worker", r, ins)
+		}
+		// The copy's snapshot carries the copy's tags, so it is seen as ours.
+		if snaps := e.fake.Snapshots(r); len(snaps) != 1 || !region.Ours(tagMap(snaps[0].Tags), regionInst) {
+			t.Errorf("%s snapshots = %+v; want the copy's one, with our tags", r, snaps)
 		}
 		if len(imgs) == 1 && len(ins) == 1 {
 			if in, _ := e.fake.Instance(r, ins[0].ID); awssdk.ToString(in.ImageId) != imgs[0].ID {
@@ -214,19 +246,7 @@ func TestRegionFlows(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range e.check(t) {
-		var drift []string
-		for _, d := range c.Drift {
-			drift = append(drift, d.Kind+": "+d.Problem)
-		}
-		got := strings.Join(drift, "\n")
-		switch {
-		case c.Region == target && !strings.Contains(got, "security_group: rules changed: missing tcp 22 from 0.0.0.0/0"):
-			t.Errorf("drift in %s:\n%s\nwant the revoked rule", c.Region, got)
-		case c.Region != target && got != "":
-			t.Errorf("drift in untouched %s:\n%s", c.Region, got)
-		}
-	}
+	e.driftOnlyIn(t, target, "security_group: rules changed: missing tcp 22 from 0.0.0.0/0")
 	if got := e.configure(t)[target+" security_group"]; got != api.RegionRepaired {
 		t.Errorf("repairing configure: security_group = %q, want repaired", got)
 	}
@@ -260,20 +280,7 @@ func TestRegionFlows(t *testing.T) {
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeKeyPair, Tags: tags}}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range e.check(t) {
-		var drift []string
-		for _, d := range c.Drift {
-			drift = append(drift, d.Kind+": "+d.Problem)
-		}
-		got := strings.Join(drift, "\n")
-		switch {
-		case c.Region == target && !strings.Contains(got, "key_pair: key different: the key pair's fingerprint is ") ||
-			c.Region == target && !strings.Contains(got, "want "+ourFP):
-			t.Errorf("drift in %s:\n%s\nwant the replaced key", c.Region, got)
-		case c.Region != target && got != "":
-			t.Errorf("drift in untouched %s:\n%s", c.Region, got)
-		}
-	}
+	e.driftOnlyIn(t, target, "key_pair: key different: the key pair's fingerprint is ", "want "+ourFP)
 	if got := e.configure(t)[target+" key_pair"]; got != api.RegionRepaired {
 		t.Errorf("repairing configure: key_pair = %q, want repaired", got)
 	}
@@ -283,6 +290,89 @@ func TestRegionFlows(t *testing.T) {
 	for _, c := range e.check(t) {
 		if len(c.Drift) != 0 {
 			t.Errorf("drift in %s after the key's repair: %+v", c.Region, c.Drift)
+		}
+	}
+
+	// A worker launched with other settings (here none: no group, key or
+	// profile) is drift, and configure replaces it while it is stopped.
+	ws, err := e.p.Describe(ctx, target, provider.Filter{Tags: map[string]string{provider.TagInstallation: regionInst}})
+	if err != nil || len(ws) != 1 {
+		t.Fatalf("workers in %s: %+v, %v", target, ws, err)
+	}
+	old, _ := e.fake.Instance(target, ws[0].ID)
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{ws[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	bare, err := c.RunInstances(ctx, &ec2.RunInstancesInput{MinCount: awssdk.Int32(1), MaxCount: awssdk.Int32(1), ImageId: old.ImageId,
+		InstanceType: old.InstanceType, TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: old.Tags}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bareID := awssdk.ToString(bare.Instances[0].InstanceId)
+	if _, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{bareID}}); err != nil {
+		t.Fatal(err)
+	}
+	e.driftOnlyIn(t, target, "worker: worker launched with security group none, the region's is "+gs[0].ID)
+	if got := e.configure(t)[target+" worker"]; got != api.RegionRepaired {
+		t.Errorf("repairing configure: worker = %q, want repaired", got)
+	}
+	if in, _ := e.fake.Instance(target, bareID); in.State == nil || in.State.Name != types.InstanceStateNameTerminated {
+		t.Errorf("the mismatched worker %s is %+v after configure, want terminated", bareID, in.State)
+	}
+	ws, _ = e.p.Describe(ctx, target, provider.Filter{Tags: map[string]string{provider.TagInstallation: regionInst}})
+	var live []provider.Instance
+	for _, w := range ws {
+		if !w.State.Gone() {
+			live = append(live, w)
+		}
+	}
+	if len(live) != 1 || live[0].State != provider.StateStopped || live[0].KeyName != keyName || live[0].InstanceProfile != region.DefaultInstanceProfile ||
+		!slices.Equal(live[0].SecurityGroups, []string{gs[0].ID}) {
+		t.Errorf("workers in %s after the replacement: %+v; want one stopped, with the region's group, key and profile", target, live)
+	}
+	for _, c := range e.check(t) {
+		if len(c.Drift) != 0 {
+			t.Errorf("drift in %s after the worker's replacement: %+v", c.Region, c.Drift)
+		}
+	}
+
+	// A copy of ours deregistered by hand without its snapshot leaves the
+	// snapshot, with our tags: check reports it and clear removes it. A
+	// copy of someone else's deregistered the same way leaves an untagged
+	// one, which stays.
+	var ourTags []types.Tag
+	for k, v := range map[string]string{provider.TagInstallation: regionInst, region.TagManagedBy: region.ManagedByRegion} {
+		ourTags = append(ourTags, types.Tag{Key: awssdk.String(k), Value: awssdk.String(v)})
+	}
+	byHand := func(tags []types.Tag) string {
+		t.Helper()
+		in := &ec2.CopyImageInput{Name: awssdk.String("by-hand"), SourceImageId: awssdk.String(baseImage), SourceRegion: awssdk.String(regionHome)}
+		if tags != nil {
+			in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeImage, Tags: tags}, {ResourceType: types.ResourceTypeSnapshot, Tags: tags}}
+		}
+		out, err := c.CopyImage(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _ := e.fake.Image(target, awssdk.ToString(out.ImageId))
+		if _, err := c.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: out.ImageId}); err != nil {
+			t.Fatal(err)
+		}
+		return awssdk.ToString(img.BlockDeviceMappings[0].Ebs.SnapshotId)
+	}
+	ourOrphan := byHand(ourTags)
+	theirOrphan := byHand(nil)
+	for _, c := range e.check(t) {
+		var drift []string
+		for _, d := range c.Drift {
+			drift = append(drift, d.Kind+" "+d.ID+": "+d.Problem)
+		}
+		got := strings.Join(drift, "\n")
+		switch {
+		case c.Region == target && (len(drift) != 1 || !strings.HasPrefix(got, "snapshot "+ourOrphan+": snapshot of the image copy ami-")):
+			t.Errorf("drift in %s:\n%s\nwant only the snapshot %s", c.Region, got, ourOrphan)
+		case c.Region != target && got != "":
+			t.Errorf("drift in untouched %s:\n%s", c.Region, got)
 		}
 	}
 
@@ -298,6 +388,7 @@ func TestRegionFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	theirSnap := e.fake.SeedSnapshot(target, nil)
 	resp, err := e.svc.Clear(ctx, regionTargets)
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +408,9 @@ func TestRegionFlows(t *testing.T) {
 				t.Errorf("clear %s: %s not removed: %+v", r.Region, step, r.Steps)
 			}
 		}
+		if r.Region == target && !removed["snapshot"] {
+			t.Errorf("clear %s: the orphaned snapshot not removed: %+v", r.Region, r.Steps)
+		}
 	}
 	groups, _ := e.p.ListSecurityGroups(ctx, target, provider.Filter{})
 	keys, _ := e.p.ListKeyPairs(ctx, target, provider.Filter{})
@@ -324,6 +418,30 @@ func TestRegionFlows(t *testing.T) {
 	if len(groups) != 1 || groups[0].ID != awssdk.ToString(theirGroup.GroupId) || len(keys) != 1 || keys[0].Name != "theirs" ||
 		len(imgs) != 1 || imgs[0].ID != awssdk.ToString(theirImage.ImageId) {
 		t.Errorf("after clear in %s: groups %+v, keys %+v, images %+v; want only the untagged ones", target, groups, keys, imgs)
+	}
+	// The copies' snapshots went with them; others' snapshots stay: the
+	// one of their image and one of their own.
+	for _, r := range regionTargets {
+		var ids []string
+		for _, snap := range e.fake.Snapshots(r) {
+			if region.Ours(tagMap(snap.Tags), regionInst) {
+				t.Errorf("snapshot %s of ours left in %s after clear", awssdk.ToString(snap.SnapshotId), r)
+			}
+			ids = append(ids, awssdk.ToString(snap.SnapshotId))
+		}
+		if r != target {
+			continue
+		}
+		theirs, _ := e.fake.Image(target, awssdk.ToString(theirImage.ImageId))
+		if len(theirs.BlockDeviceMappings) != 1 {
+			t.Fatalf("their image has block devices %+v, want one", theirs.BlockDeviceMappings)
+		}
+		want := []string{awssdk.ToString(theirs.BlockDeviceMappings[0].Ebs.SnapshotId), theirSnap, theirOrphan}
+		slices.Sort(ids)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Errorf("snapshots in %s after clear = %v, want only others' %v", r, ids, want)
+		}
 	}
 	for _, r := range regionTargets {
 		ins, _ := e.p.Describe(ctx, r, provider.Filter{Tags: map[string]string{provider.TagInstallation: regionInst}})
@@ -341,4 +459,12 @@ func TestRegionFlows(t *testing.T) {
 			t.Errorf("check %s after clear = %+v; want not configured and clean", c.Region, c)
 		}
 	}
+}
+
+func tagMap(ts []types.Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range ts {
+		m[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	return m
 }

@@ -6,8 +6,12 @@ package aws
 // filters, paginated). CopyImage is one ec2:CopyImage on the destination
 // region's client with SourceRegion, Name, ClientToken = the caller's token
 // (hashed when EC2 would refuse it, as for launches) and the tags on the
-// image (TagSpecifications); a repeated token returns the first copy, which
-// is then looked up for its current state. EC2 states map as pending →
+// image and on its EBS snapshots (TagSpecifications); a repeated token
+// returns the first copy, which is then looked up for its current state.
+// DeregisterImage deletes the image's snapshots with it
+// (DeleteAssociatedSnapshots; a snapshot another image uses is kept), and
+// fails, naming them, when EC2 could not (no ec2:DeleteSnapshot): the
+// image is gone then but its snapshots are not (see snapshots.go). EC2 states map as pending →
 // pending, available → available, failed/error/invalid → failed, transient
 // → pending; deregistered and disabled images are not listed. EC2 may not
 // list a copy for a moment after CopyImage returned it: for
@@ -52,6 +56,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,7 +298,12 @@ func (p *Provider) CopyImage(ctx context.Context, srcRegion, srcImage, region, n
 	}
 	in := &ec2.CopyImageInput{Name: awssdk.String(name), SourceImageId: awssdk.String(srcImage), SourceRegion: awssdk.String(srcRegion)}
 	if len(tags) > 0 {
-		in.TagSpecifications = []types.TagSpecification{{ResourceType: types.ResourceTypeImage, Tags: ec2Tags(tags)}}
+		// The copy's snapshots carry the image's tags, so that what the
+		// copy costs is seen as ours.
+		in.TagSpecifications = []types.TagSpecification{
+			{ResourceType: types.ResourceTypeImage, Tags: ec2Tags(tags)},
+			{ResourceType: types.ResourceTypeSnapshot, Tags: ec2Tags(tags)},
+		}
 	}
 	if token != "" {
 		in.ClientToken = awssdk.String(clientToken(token))
@@ -336,7 +346,7 @@ func (p *Provider) DeregisterImage(ctx context.Context, region, id string) error
 		return err
 	}
 	p.forgetCopy(region, id)
-	_, err = c.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: awssdk.String(id)})
+	out, err := c.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: awssdk.String(id), DeleteAssociatedSnapshots: awssdk.Bool(true)})
 	switch codeOf(err) {
 	case "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable":
 		return nil
@@ -344,7 +354,22 @@ func (p *Provider) DeregisterImage(ctx context.Context, region, id string) error
 	if err != nil {
 		return resError("DeregisterImage", region, err, false)
 	}
-	p.log.Info("deregistered image", "image", id, "region", region)
+	var deleted, left []string
+	for _, r := range out.DeleteSnapshotResults {
+		switch r.ReturnCode {
+		case types.SnapshotReturnCodesSuccess:
+			deleted = append(deleted, awssdk.ToString(r.SnapshotId))
+		case types.SnapshotReturnCodesWarnSkipped:
+			// Another image uses it; it goes with that image.
+		default:
+			left = append(left, fmt.Sprintf("%s (%s)", awssdk.ToString(r.SnapshotId), r.ReturnCode))
+		}
+	}
+	p.log.Info("deregistered image", "image", id, "region", region, "snapshots_deleted", deleted)
+	if len(left) > 0 {
+		return fmt.Errorf("aws: ec2:DeregisterImage in %s: image %s is deregistered but EC2 did not delete its snapshots %s; stratus needs ec2:DeleteSnapshot (see `stratus aws policy`): delete them in the EC2 console or with `aws ec2 delete-snapshot`",
+			region, id, strings.Join(left, ", "))
+	}
 	return nil
 }
 

@@ -1,7 +1,8 @@
 // Package ec2fake is a programmable in-memory fake of exactly the EC2 calls
 // the aws provider makes (RunInstances, DescribeInstances, StartInstances,
-// StopInstances, TerminateInstances, and the image, key pair and security
-// group calls described in resources.go), and of its IAM calls (iam.go),
+// StopInstances, TerminateInstances, the image, key pair and security
+// group calls described in resources.go, and the snapshot calls of
+// snapshots.go), and of its IAM calls (iam.go),
 // faithful to EC2's documented behaviour
 // where the provider depends on it:
 //
@@ -23,7 +24,11 @@
 //     InstanceIds) and NextToken. An instance reports the KeyName,
 //     SecurityGroupIds and IamInstanceProfile it was launched with (the
 //     profile as an ARN, as EC2 does); the fake does not check that they
-//     exist.
+//     exist, except that with ProfileUnusableFor = n a profile made by
+//     CreateInstanceProfile is refused by the next n RunInstances naming
+//     it (InvalidParameterValue "Invalid IAM Instance Profile name", as EC2
+//     answers while IAM's change has not reached it); SetProfileUnusable
+//     sets that count for one profile.
 //   - Eventual consistency: with HideNew = n, a new instance is missing from
 //     the next n calls that would have named it (listed by DescribeInstances,
 //     or passed by id to any call, which then fails with
@@ -119,6 +124,12 @@ type Options struct {
 	// CopyDelay is how long a copied image stays pending (resources.go).
 	// Zero means it is available from the next call on.
 	CopyDelay time.Duration
+	// ProfileUnusableFor is how many RunInstances calls naming an instance
+	// profile made by CreateInstanceProfile (iam.go) fail before EC2 can
+	// use it, as IAM is eventually consistent: each fails with
+	// InvalidParameterValue "Invalid IAM Instance Profile name" (or ARN),
+	// as EC2 answers. Zero: usable at once.
+	ProfileUnusableFor int
 }
 
 // Fake is an in-memory EC2. It is safe for concurrent use.
@@ -576,6 +587,9 @@ func (c *Client) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ 
 	}
 	if code, ok := f.noCapacity[typ]; ok {
 		return nil, APIError(code, capacityMessage(code, typ, c.region))
+	}
+	if err := f.profileUsable(in.IamInstanceProfile); err != nil {
+		return nil, err
 	}
 	tags, err := tagSpecs(in.TagSpecifications, types.ResourceTypeInstance,
 		types.ResourceTypeInstance, types.ResourceTypeVolume, types.ResourceTypeNetworkInterface, types.ResourceTypeSpotInstancesRequest)

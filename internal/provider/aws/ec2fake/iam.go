@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
@@ -50,6 +51,9 @@ type iamProfile struct {
 	roles    []string
 	tags     map[string]string
 	created  time.Time
+	// unusable counts the RunInstances calls naming the profile that are
+	// still to fail (Options.ProfileUnusableFor).
+	unusable int
 }
 
 var iamNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
@@ -199,7 +203,7 @@ func (x *IAM) CreateInstanceProfile(ctx context.Context, in *iam.CreateInstanceP
 	if _, ok := st.profiles[name]; ok {
 		return nil, APIError("EntityAlreadyExists", fmt.Sprintf("Instance Profile %s already exists.", name))
 	}
-	p := &iamProfile{name: name, id: "AIPA" + strings.ToUpper(randomHex(17)), tags: tags, created: f.clock.Now()}
+	p := &iamProfile{name: name, id: "AIPA" + strings.ToUpper(randomHex(17)), tags: tags, created: f.clock.Now(), unusable: f.opts.ProfileUnusableFor}
 	st.profiles[name] = p
 	return &iam.CreateInstanceProfileOutput{InstanceProfile: st.profileView(p)}, nil
 }
@@ -248,4 +252,36 @@ func (x *IAM) InstanceProfile(name string) (roles []string, ok bool) {
 		return nil, false
 	}
 	return slices.Clone(p.roles), true
+}
+
+// profileUsable returns EC2's error for a launch naming an instance profile
+// that EC2 cannot use yet (Options.ProfileUnusableFor), counting the call.
+// The caller holds f.mu.
+func (f *Fake) profileUsable(spec *types.IamInstanceProfileSpecification) error {
+	if spec == nil || f.rs.iam == nil {
+		return nil
+	}
+	arn := profileARN(spec)
+	p := f.rs.iam.profiles[arn[strings.LastIndex(arn, "/")+1:]]
+	if p == nil || p.unusable <= 0 {
+		return nil
+	}
+	p.unusable--
+	if spec.Arn != nil {
+		return APIError("InvalidParameterValue", fmt.Sprintf("Value (%s) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN", aws.ToString(spec.Arn)))
+	}
+	return APIError("InvalidParameterValue", fmt.Sprintf("Value (%s) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", aws.ToString(spec.Name)))
+}
+
+// SetProfileUnusable makes the next n RunInstances calls naming the
+// instance profile name fail as if IAM had not yet told EC2 of it.
+func (f *Fake) SetProfileUnusable(name string, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.iam().profiles[name]
+	if p == nil {
+		return fmt.Errorf("ec2fake: no instance profile %s", name)
+	}
+	p.unusable = n
+	return nil
 }

@@ -12,6 +12,16 @@ package ec2fake
 //     from TagSpecifications (image and snapshot), and leaves it pending
 //     until Options.CopyDelay has passed on the clock, then available
 //     (FailImage makes it failed). A missing source is InvalidAMIID.NotFound.
+//   - Snapshots: every image has one EBS snapshot per block device (a
+//     seeded image has one, its root device's); a copy makes a new snap-*
+//     for each block device of its source, tagged from the snapshot
+//     TagSpecification, and lists them in its BlockDeviceMappings.
+//     DeregisterImage keeps an image's snapshots unless
+//     DeleteAssociatedSnapshots is set; then it deletes each one no other
+//     image uses and reports each in DeleteSnapshotResults (success,
+//     skipped when another image uses it, missing-permissions when
+//     DeleteSnapshot is denied with Deny). See snapshots.go for
+//     DescribeSnapshots and DeleteSnapshot.
 //     DescribeImages supports Owners, ImageIds, the filters image-id, name,
 //     state, tag:KEY, tag-key and tag-value, and MaxResults/NextToken;
 //     copies report SourceImageId and SourceImageRegion.
@@ -88,6 +98,7 @@ type resources struct {
 
 type resRegion struct {
 	images     map[string]*fimage
+	snapshots  map[string]*fsnapshot
 	copyTokens map[string]copyToken
 	keys       map[string]*fkey // by name
 	groups     map[string]*fgroup
@@ -103,6 +114,8 @@ type fimage struct {
 	srcRegion, srcID   string
 	created, doneAt    time.Time
 	stateCode, stateMs string
+	// snaps are the snapshots of the image's block devices, root first.
+	snaps []string
 }
 
 type fkey struct {
@@ -140,7 +153,7 @@ func (f *Fake) res(name string) *resRegion {
 	r, ok := f.rs.regions[name]
 	if !ok {
 		r = &resRegion{
-			images: map[string]*fimage{}, copyTokens: map[string]copyToken{},
+			images: map[string]*fimage{}, snapshots: map[string]*fsnapshot{}, copyTokens: map[string]copyToken{},
 			keys: map[string]*fkey{}, groups: map[string]*fgroup{},
 		}
 		f.rs.regions[name] = r
@@ -179,7 +192,9 @@ func (f *Fake) SeedImage(region, id, name string) {
 	}
 	r := f.res(region)
 	f.seq++
-	r.images[id] = &fimage{seq: f.seq, id: id, name: name, state: types.ImageStateAvailable, tags: map[string]string{}, created: f.clock.Now()}
+	img := &fimage{seq: f.seq, id: id, name: name, state: types.ImageStateAvailable, tags: map[string]string{}, created: f.clock.Now()}
+	img.snaps = []string{f.newSnapshot(r, id, "Created by CreateImage(i-0123456789abcdef0) for "+id, nil)}
+	r.images[id] = img
 }
 
 // FailImage makes a pending image in region failed, as when a copy fails.
@@ -238,6 +253,14 @@ func (img *fimage) view() types.Image {
 	if img.srcID != "" {
 		v.SourceImageId = aws.String(img.srcID)
 		v.SourceImageRegion = aws.String(img.srcRegion)
+	}
+	for i, snap := range img.snaps {
+		dev := "/dev/xvda"
+		if i > 0 {
+			dev = fmt.Sprintf("/dev/xvd%c", 'a'+i)
+		}
+		v.BlockDeviceMappings = append(v.BlockDeviceMappings, types.BlockDeviceMapping{DeviceName: aws.String(dev),
+			Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(snap), VolumeType: types.VolumeTypeGp3, DeleteOnTermination: aws.Bool(true)}})
 	}
 	if img.stateCode != "" {
 		v.StateReason = &types.StateReason{Code: aws.String(img.stateCode), Message: aws.String(img.stateMs)}
@@ -474,6 +497,10 @@ func (c *Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, _ ...fun
 	if err != nil {
 		return nil, err
 	}
+	snapTags, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSnapshot, types.ResourceTypeImage, types.ResourceTypeSnapshot)
+	if err != nil {
+		return nil, err
+	}
 	id := "ami-" + randomHex(17)
 	for f.res(c.region).images[id] != nil {
 		id = "ami-" + randomHex(17)
@@ -483,6 +510,10 @@ func (c *Client) CopyImage(ctx context.Context, in *ec2.CopyImageInput, _ ...fun
 	dst.images[id] = &fimage{
 		seq: f.seq, id: id, name: name, desc: aws.ToString(in.Description), state: types.ImageStatePending, tags: tags,
 		srcRegion: srcRegion, srcID: srcID, created: now, doneAt: now.Add(f.opts.CopyDelay),
+	}
+	for _, from := range src.snaps {
+		desc := fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %d.", id, srcID, from, now.Unix())
+		dst.images[id].snaps = append(dst.images[id].snaps, f.newSnapshot(dst, id, desc, snapTags))
 	}
 	if token != "" {
 		dst.copyTokens[token] = copyToken{fingerprint: fp, id: id}
@@ -509,11 +540,30 @@ func (c *Client) DeregisterImage(ctx context.Context, in *ec2.DeregisterImageInp
 		return nil, APIError("InvalidAMIID.Malformed", fmt.Sprintf("Invalid id: %q (expecting \"ami-...\")", id))
 	}
 	r := f.res(c.region)
-	if _, ok := r.images[id]; !ok {
+	img, ok := r.images[id]
+	if !ok {
 		return nil, APIError("InvalidAMIID.NotFound", fmt.Sprintf("The image id '[%s]' does not exist", id))
 	}
 	delete(r.images, id)
-	return &ec2.DeregisterImageOutput{Return: aws.Bool(true)}, nil
+	out := &ec2.DeregisterImageOutput{Return: aws.Bool(true)}
+	if !aws.ToBool(in.DeleteAssociatedSnapshots) {
+		return out, nil
+	}
+	for _, snap := range img.snaps {
+		code := types.SnapshotReturnCodesSuccess
+		switch {
+		case r.snapshots[snap] == nil:
+			continue
+		case r.inUse(snap):
+			code = types.SnapshotReturnCodesWarnSkipped
+		case f.denied[ActionDeleteSnapshot]:
+			code = types.SnapshotReturnCodesErrorMissingPermissions
+		default:
+			delete(r.snapshots, snap)
+		}
+		out.DeleteSnapshotResults = append(out.DeleteSnapshotResults, types.DeleteSnapshotReturnCode{SnapshotId: aws.String(snap), ReturnCode: code})
+	}
+	return out, nil
 }
 
 // parsePublicKey checks an OpenSSH public key line as EC2's ImportKeyPair
@@ -1036,6 +1086,12 @@ func answerResources(ctx context.Context, c *Client, params any) (any, bool, err
 		return out, true, err
 	case *ec2.DeleteSecurityGroupInput:
 		out, err := c.DeleteSecurityGroup(ctx, p)
+		return out, true, err
+	case *ec2.DescribeSnapshotsInput:
+		out, err := c.DescribeSnapshots(ctx, p)
+		return out, true, err
+	case *ec2.DeleteSnapshotInput:
+		out, err := c.DeleteSnapshot(ctx, p)
 		return out, true, err
 	}
 	return nil, false, nil
