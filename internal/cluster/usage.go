@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/internal/clock"
+	"github.com/stratus-cloud/stratus/internal/cost"
 	"github.com/stratus-cloud/stratus/internal/provider"
 	"github.com/stratus-cloud/stratus/internal/store"
 )
@@ -20,6 +21,9 @@ import (
 type UsageRecorder struct {
 	Store store.Store
 	Clock clock.Clock
+	// Billing is the provider's billing model, recorded on each period so
+	// that a later change of model does not re-bill it.
+	Billing cost.Billing
 
 	mu   sync.Mutex
 	done map[string]bool // instances whose usage is closed for good
@@ -171,7 +175,7 @@ func (u *UsageRecorder) open(ctx context.Context, cl *store.Cluster, in provider
 	p := &store.Usage{
 		InstanceID: in.ID, Region: in.Region, Cluster: cl.Name, Owner: cl.Owner, Node: in.Tags[provider.TagNode],
 		Type: in.Type, Spot: in.Spot, PriceMicros: in.PriceMicros, VolumeGB: in.RootVolumeGB,
-		State: state, Start: start,
+		State: state, Start: start, Billing: u.Billing.Name,
 	}
 	if err := u.Store.OpenUsage(ctx, p); err != nil {
 		return err

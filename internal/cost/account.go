@@ -25,6 +25,10 @@ type Period struct {
 	// RunStart is when the run this running period continues began; zero
 	// (or not before Start): the run begins with this period.
 	RunStart time.Time
+	// Billing, if set (a non-zero Unit), is the model this period is
+	// billed by whatever model the caller passes: the one in force when it
+	// was recorded.
+	Billing Billing
 }
 
 // Accrued is what periods cost up to a time.
@@ -48,12 +52,15 @@ func (a Accrued) Sub(b Accrued) Accrued {
 	return Accrued{Cost: a.Cost - b.Cost, Running: a.Running - b.Running, Billed: a.Billed - b.Billed, Stopped: a.Stopped - b.Stopped}
 }
 
-// AccruedAt returns what p has cost by time t under billing b with disks at
-// storage per GB-month. A running period is charged by the model as soon as
+// AccruedAt returns what p has cost by time t under billing b (unless p
+// carries its own) with disks at storage per GB-month. A running period is charged by the model as soon as
 // a unit starts (a started hour is owed in full; the 60-second minimum is
 // owed at once), so the cost within a window [s, u) is AccruedAt(u) minus
 // AccruedAt(s), exact to the micro-dollar.
 func (p Period) AccruedAt(t time.Time, b Billing, storage Micros) Accrued {
+	if p.Billing.Unit > 0 {
+		b = p.Billing
+	}
 	end := p.End
 	if end.IsZero() || end.After(t) {
 		end = t

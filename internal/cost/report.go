@@ -38,7 +38,11 @@ func SpotPricingOf(prov any) string {
 
 // PeriodOf converts a stored usage period.
 func PeriodOf(u *store.Usage) Period {
-	return Period{Running: u.State == "running", Start: u.Start, End: u.End, PriceMicros: Micros(u.PriceMicros), VolumeGB: u.VolumeGB}
+	p := Period{Running: u.State == "running", Start: u.Start, End: u.End, PriceMicros: Micros(u.PriceMicros), VolumeGB: u.VolumeGB}
+	if b, err := ParseBilling(u.Billing); err == nil {
+		p.Billing = b
+	}
+	return p
 }
 
 // ReportQuery selects what Report covers.

@@ -313,6 +313,7 @@ func (c *Controller) startWorker(ctx context.Context, log *slog.Logger, sc *stor
 		u := &store.Usage{
 			InstanceID: inst.ID, Region: n.Region, Owner: sc.Owner, Node: n.ID, Type: inst.Type, Spot: inst.Spot,
 			PriceMicros: inst.PriceMicros, VolumeGB: inst.RootVolumeGB, State: "running", Start: c.Clock.Now(),
+			Billing: c.Billing.Name,
 		}
 		if err := c.Store.OpenUsage(ctx, u); err != nil {
 			log.Warn("cannot record the worker's usage", "err", err)

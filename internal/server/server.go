@@ -325,7 +325,7 @@ func Run(ctx context.Context, opts Options) error {
 			&cluster.Controller{
 				Store: st, Provider: prov, Clock: clk, Logger: log, Installation: installation,
 				AgentSecret: agentSecret, AdvertiseURL: advertise, CreateTimeout: 15 * time.Minute,
-				OnCapacity: capacity.Report, ConsistencyGrace: grace, Usage: &cluster.UsageRecorder{Store: st, Clock: clk},
+				OnCapacity: capacity.Report, ConsistencyGrace: grace, Usage: &cluster.UsageRecorder{Store: st, Clock: clk, Billing: prov.Billing()},
 				Notify: notifier,
 			},
 			sched,

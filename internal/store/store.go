@@ -311,6 +311,10 @@ type Usage struct {
 	State    string
 	Start    time.Time
 	End      time.Time
+	// Billing names the billing model the period is billed by ("second"
+	// or "hour"), recorded when it opens; empty for periods recorded
+	// before stratus kept it (billed by the provider's current model).
+	Billing string
 }
 
 // UsageFilter selects usage periods. Empty fields match everything; Since

@@ -30,7 +30,7 @@ func (s *Store) ListUsage(ctx context.Context, f store.UsageFilter) ([]*store.Us
 }
 
 const usageSelect = `SELECT id, instance_id, region, cluster, owner, node, type, spot,
-	price_micros, volume_gb, state, start_at, end_at FROM usage`
+	price_micros, volume_gb, state, start_at, end_at, billing FROM usage`
 
 func (q *queries) OpenUsage(ctx context.Context, u *store.Usage) error {
 	if !u.End.IsZero() {
@@ -43,9 +43,9 @@ func (q *queries) OpenUsage(ctx context.Context, u *store.Usage) error {
 		return fmt.Errorf("open usage of %q: %w", u.InstanceID, ta.err)
 	}
 	res, err := q.db.ExecContext(ctx, `INSERT INTO usage (instance_id, region, cluster, owner, node, type, spot,
-		price_micros, volume_gb, state, start_at, end_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		price_micros, volume_gb, state, start_at, end_at, billing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
 		u.InstanceID, u.Region, u.Cluster, u.Owner, u.Node, u.Type, u.Spot,
-		u.PriceMicros, u.VolumeGB, u.State, startArg)
+		u.PriceMicros, u.VolumeGB, u.State, startArg, u.Billing)
 	if err != nil {
 		return fmt.Errorf("open usage of %q: %w", u.InstanceID, err)
 	}
@@ -135,7 +135,7 @@ func (q *queries) ListUsage(ctx context.Context, f store.UsageFilter) ([]*store.
 			start, end sql.NullInt64
 		)
 		if err := rows.Scan(&u.ID, &u.InstanceID, &u.Region, &u.Cluster, &u.Owner, &u.Node, &u.Type, &u.Spot,
-			&u.PriceMicros, &u.VolumeGB, &u.State, &start, &end); err != nil {
+			&u.PriceMicros, &u.VolumeGB, &u.State, &start, &end, &u.Billing); err != nil {
 			return nil, fmt.Errorf("list usage: %w", err)
 		}
 		u.Start, u.End = timeOf(start), timeOf(end)

@@ -22,6 +22,7 @@ func newUsage(instance, cluster, owner string, start time.Time) *store.Usage {
 		VolumeGB:    40,
 		State:       "running",
 		Start:       start,
+		Billing:     "second",
 	}
 }
 
