@@ -96,6 +96,9 @@ func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provid
 	}
 	if cur != nil {
 		if cur.State == want {
+			if want == "running" && cur.Billing != "" && u.Billing.Name != "" && cur.Billing != u.Billing.Name {
+				return u.rebill(ctx, in, cur)
+			}
 			if want == "running" && in.Spot && in.PriceMicros > 0 && in.PriceMicros != cur.PriceMicros {
 				return u.reprice(ctx, in, cur)
 			}
@@ -167,6 +170,28 @@ func (u *UsageRecorder) reprice(ctx context.Context, in provider.Instance, cur *
 		}
 		next := *cur
 		next.ID, next.PriceMicros, next.Start, next.End = 0, in.PriceMicros, at, time.Time{}
+		return q.OpenUsage(ctx, &next)
+	})
+}
+
+// rebill ends a running period recorded under another billing model (the
+// provider's model changed, say by a restart with another --billing) and
+// opens the next under the current one, from now: a new run, which owes
+// the current model's minimum. What ran before stays billed as recorded.
+func (u *UsageRecorder) rebill(ctx context.Context, in provider.Instance, cur *store.Usage) error {
+	at := u.Clock.Now()
+	if at.Before(cur.Start) {
+		at = cur.Start
+	}
+	return u.Store.WithTx(ctx, func(q store.Queries) error {
+		if err := q.CloseUsage(ctx, cur.ID, at); err != nil {
+			return err
+		}
+		next := *cur
+		next.ID, next.Start, next.End, next.Billing = 0, at, time.Time{}, u.Billing.Name
+		if in.PriceMicros > 0 {
+			next.PriceMicros = in.PriceMicros
+		}
 		return q.OpenUsage(ctx, &next)
 	})
 }

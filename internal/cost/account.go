@@ -92,8 +92,8 @@ func (p Period) Between(since, until time.Time, b Billing, storage Micros) Accru
 
 // RunStarts returns the RunStart of each running usage period that
 // continues a run, by usage ID: a running period of an instance that starts
-// exactly where the previous running period of the same instance ended
-// continues that period's run. Periods absent from usage are not known:
+// exactly where the previous running period of the same instance ended,
+// under the same billing model, continues that period's run. Periods absent from usage are not known:
 // pass every period of the instances concerned that ends at or after the
 // earliest start of interest.
 func RunStarts(usage []*store.Usage) map[int64]time.Time {
@@ -110,19 +110,21 @@ func RunStarts(usage []*store.Usage) map[int64]time.Time {
 			return us[i].ID < us[j].ID
 		})
 		var runStart, runEnd time.Time // runEnd zero: no run to continue
+		var runBilling string
 		for _, u := range us {
 			if u.State != "running" {
 				runEnd = time.Time{}
 				continue
 			}
-			if !runEnd.IsZero() && u.Start.Equal(runEnd) {
+			// A period under another billing model starts a new run.
+			if !runEnd.IsZero() && u.Start.Equal(runEnd) && u.Billing == runBilling {
 				if runStart.Before(u.Start) {
 					out[u.ID] = runStart
 				}
 			} else {
 				runStart = u.Start
 			}
-			runEnd = u.End
+			runEnd, runBilling = u.End, u.Billing
 		}
 	}
 	return out

@@ -3,7 +3,10 @@ package cost
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stratus-cloud/stratus/api"
@@ -181,18 +184,41 @@ func (r *Reporter) reportOf(periods []*store.Usage, starts map[int64]time.Time, 
 		}
 		return out.Rows[i].Key < out.Rows[j].Key
 	})
-	out.Notes = append(out.Notes, r.note())
+	out.Notes = append(out.Notes, r.note(periods))
 	return out
 }
 
 // note is the report's note on how its numbers are charged.
-func (r *Reporter) note() string {
+// Running periods are billed by the model they were recorded under, so the
+// note names the models of the periods reported.
+func (r *Reporter) note(periods []*store.Usage) string {
+	models := map[string]Billing{}
+	for _, u := range periods {
+		if u.State == "running" {
+			b := PeriodOf(u).Billing
+			if b.Unit <= 0 {
+				b = r.Billing
+			}
+			models[b.Name] = b
+		}
+	}
+	if len(models) == 0 {
+		models[r.Billing.Name] = r.Billing
+	}
+	var billing []string
+	for _, name := range slices.Sorted(maps.Keys(models)) {
+		b := models[name]
+		billing = append(billing, fmt.Sprintf("per %s (minimum %s each time an instance starts)", b.Name, b.Minimum))
+	}
+	how := "billing: " + billing[0]
+	if len(billing) > 1 {
+		how = "billing: by the model each period was recorded under: " + strings.Join(billing, ", ")
+	}
 	spot := "spot instances at the price paid"
 	if r.SpotPricing != "" {
 		spot += ": " + r.SpotPricing
 	}
-	return fmt.Sprintf("billing: per %s (minimum %s each time an instance starts); %s; stopped instances' disks at $%s per GB-month",
-		r.Billing.Name, r.Billing.Minimum, spot, r.Catalog.StorageMicrosPerGBMonth)
+	return fmt.Sprintf("%s; %s; stopped instances' disks at $%s per GB-month", how, spot, r.Catalog.StorageMicrosPerGBMonth)
 }
 
 // SoFar returns what a cluster created at created has cost from then until

@@ -77,9 +77,14 @@ func TestRunStarts_ChainsContiguousRunningPeriods(t *testing.T) {
 		{ID: 6, InstanceID: "i-a", State: "running", Start: at(70)},
 		// i-b: ends where i-a's first period does, but is another instance.
 		{ID: 7, InstanceID: "i-b", State: "running", Start: at(30)},
+		// i-c: billed per second, then per hour from where the model
+		// changed: two runs; then a price change under the same model.
+		{ID: 8, InstanceID: "i-c", State: "running", Start: at(0), End: at(10), Billing: "second"},
+		{ID: 9, InstanceID: "i-c", State: "running", Start: at(10), End: at(20), Billing: "hour"},
+		{ID: 10, InstanceID: "i-c", State: "running", Start: at(20), Billing: "hour"},
 	}
 	got := cost.RunStarts(usage)
-	want := map[int64]time.Time{2: at(0), 3: at(0), 6: at(60)}
+	want := map[int64]time.Time{2: at(0), 3: at(0), 6: at(60), 10: at(10)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("RunStarts (-want +got):\n%s", diff)
 	}
