@@ -117,7 +117,7 @@ func runRegionConfigure(ctx context.Context, opts regionConfigureOptions, req ap
 		return err
 	}
 	if failed := failedRegions(resp.Regions); len(failed) > 0 {
-		return fmt.Errorf("configure failed in %s (%d of %d regions); run the same command again to finish", joinRegions(failed), len(failed), len(resp.Regions))
+		return fmt.Errorf("configure failed in %s (%d of %d regions): fix what the failed steps above say, then run the same command again to finish (what is done is found, not redone)", joinRegions(failed), len(failed), len(resp.Regions))
 	}
 	if opts.Output == formatTable {
 		fmt.Fprintf(e.stdout, "Configured %s from %s.\n", joinRegions(opts.Regions), opts.From)

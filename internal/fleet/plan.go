@@ -162,6 +162,9 @@ func (pl *planner) scaleUp() {
 		why = fmt.Sprintf("to keep the fleet at its maximum (%d)", p.Max)
 	default:
 		forDemand := 0
+		// pending: queued jobs wait for the batch window to end; nodes
+		// ahead of demand are then launched with theirs, in one decision.
+		pending := false
 		if pl.unserved > 0 {
 			full = pl.total >= p.Max
 			due := pl.oldest.Add(p.BatchWindow)
@@ -175,12 +178,13 @@ func (pl *planner) scaleUp() {
 			}
 			if due.After(pl.now) {
 				pl.wake(due)
+				pending = true
 			} else {
 				forDemand = pl.unserved
 			}
 		}
 		ahead := 0
-		if pl.stratus() {
+		if pl.stratus() && !pending {
 			ahead = pl.warmLaunch()
 		}
 		// Nodes launched to reach Min (or the initial size) are idle, so

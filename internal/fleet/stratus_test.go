@@ -114,6 +114,19 @@ func TestPlan_Stratus(t *testing.T) {
 				NextCheck: now.Add(30 * time.Minute)},
 		},
 		{
+			name: "no launch ahead of demand while queued jobs wait for the batch window",
+			in: Input{Now: now, Policy: policy(stratusPolicy, func(p *Policy) { p.BatchWindow = 30 * time.Second }),
+				Queue: []Demand{demand(1, 10*time.Second)}, Recent: arrivals(3, 1, 10*time.Minute)},
+			want: Decision{Reason: "1 queued job waiting for the batch window (launch in 20s)", NextCheck: now.Add(20 * time.Second)},
+		},
+		{
+			name: "the window over, nodes ahead of demand go with the queued jobs' in one launch",
+			in: Input{Now: now, Policy: policy(stratusPolicy, func(p *Policy) { p.BatchWindow = 30 * time.Second }),
+				Queue: []Demand{demand(1, 30*time.Second)}, Recent: arrivals(3, 1, 10*time.Minute)},
+			want: Decision{Launch: []Launch{{Type: "t3.small", Count: 2}}, Reason: "2 launching for 1 queued job and 1 ahead of expected demand",
+				NextCheck: now.Add(30 * time.Minute)},
+		},
+		{
 			name: "launch ahead of demand respects max",
 			in: Input{Now: now, Policy: policy(stratusPolicy, minMax(0, 1)), Nodes: []Node{busy("a", time.Hour)},
 				Recent: arrivals(3, 1, 10*time.Minute)},
