@@ -477,7 +477,7 @@ func ownerOnly(path string) error {
 	if fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return os.Chmod(path, fi.Mode().Perm()&0o600)
+	return os.Chmod(path, 0o600)
 }
 
 // validSecret reports whether s looks like auth.NewSecret's output.
