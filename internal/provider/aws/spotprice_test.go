@@ -17,6 +17,7 @@ import (
 	"github.com/stratus-cloud/stratus/internal/provider/aws"
 	"github.com/stratus-cloud/stratus/internal/provider/aws/ec2fake"
 	"github.com/stratus-cloud/stratus/internal/store"
+	"github.com/stratus-cloud/stratus/internal/store/sqlite"
 	"github.com/stratus-cloud/stratus/internal/store/sqlite/sqlitetest"
 )
 
@@ -158,26 +159,32 @@ func TestSpot_UnknownPriceFallsBackToTheCap(t *testing.T) {
 	}
 }
 
+// recordUsage returns a store and a function that records, as cluster c1
+// of alice, the usage of every instance w's provider shows in us-east-1.
+func recordUsage(t *testing.T, w *world) (*sqlite.Store, func()) {
+	st := sqlitetest.Open(t)
+	rec := &cluster.UsageRecorder{Store: st, Clock: w.clock}
+	cl := &store.Cluster{Name: "c1", Owner: "alice"}
+	return st, func() {
+		t.Helper()
+		insts, err := w.p.Describe(context.Background(), "us-east-1", provider.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.Record(context.Background(), cl, insts); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A spot instance launched on the fake is accounted, through the usage
 // records, at the market price while each price held, capped at its max.
 func TestSpot_AccountedPerPricePeriod(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, ec2fake.Options{}, aws.Options{})
-	st := sqlitetest.Open(t)
-	rec := &cluster.UsageRecorder{Store: st, Clock: w.clock}
-	cl := &store.Cluster{Name: "c1", Owner: "alice"}
+	st, record := recordUsage(t, w)
 	h0 := w.clock.Now()
 	zone := ec2fake.DefaultZone("us-east-1")
-	record := func() {
-		t.Helper()
-		insts, err := w.p.Describe(ctx, "us-east-1", provider.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rec.Record(ctx, cl, insts); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	setSpot(t, w, zone, h0.Add(-time.Hour), 31_200)
 	in, err := w.p.Launch(ctx, spotSpec("spot-1", 50_000))
@@ -244,20 +251,8 @@ func TestSpot_AccountedPerPricePeriod(t *testing.T) {
 func TestSpot_UpperBoundReplacedOnceThePriceIsKnown(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, ec2fake.Options{}, aws.Options{})
-	st := sqlitetest.Open(t)
-	rec := &cluster.UsageRecorder{Store: st, Clock: w.clock}
-	cl := &store.Cluster{Name: "c1", Owner: "alice"}
+	st, record := recordUsage(t, w)
 	h0 := w.clock.Now()
-	record := func() {
-		t.Helper()
-		insts, err := w.p.Describe(ctx, "us-east-1", provider.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rec.Record(ctx, cl, insts); err != nil {
-			t.Fatal(err)
-		}
-	}
 	setSpot(t, w, ec2fake.DefaultZone("us-east-1"), h0.Add(-time.Hour), 31_200)
 	w.fake.Deny(ec2fake.ActionDescribeSpotPriceHistory)
 	in, err := w.p.Launch(ctx, spotSpec("spot-1", 50_000))
