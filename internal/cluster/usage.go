@@ -155,23 +155,13 @@ func (u *UsageRecorder) record(ctx context.Context, cl *store.Cluster, in provid
 
 // reprice ends cur, the running period of spot instance in, where in's new
 // price took effect (bounded by cur's start and now) and opens the run's
-// next period at that price, in one transaction.
+// next period at that price.
 func (u *UsageRecorder) reprice(ctx context.Context, in provider.Instance, cur *store.Usage) error {
 	at, now := in.PriceSince, u.Clock.Now()
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	if at.Before(cur.Start) {
-		at = cur.Start
-	}
-	return u.Store.WithTx(ctx, func(q store.Queries) error {
-		if err := q.CloseUsage(ctx, cur.ID, at); err != nil {
-			return err
-		}
-		next := *cur
-		next.ID, next.PriceMicros, next.Start, next.End = 0, in.PriceMicros, at, time.Time{}
-		return q.OpenUsage(ctx, &next)
-	})
+	return u.split(ctx, cur, at, func(next *store.Usage) { next.PriceMicros = in.PriceMicros })
 }
 
 // rebill ends a running period recorded under another billing model (the
@@ -179,7 +169,17 @@ func (u *UsageRecorder) reprice(ctx context.Context, in provider.Instance, cur *
 // opens the next under the current one, from now: a new run, which owes
 // the current model's minimum. What ran before stays billed as recorded.
 func (u *UsageRecorder) rebill(ctx context.Context, in provider.Instance, cur *store.Usage) error {
-	at := u.Clock.Now()
+	return u.split(ctx, cur, u.Clock.Now(), func(next *store.Usage) {
+		next.Billing = u.Billing.Name
+		if in.PriceMicros > 0 {
+			next.PriceMicros = in.PriceMicros
+		}
+	})
+}
+
+// split ends cur at at (not before its start) and opens the next period
+// from there, a copy of cur changed by change, in one transaction.
+func (u *UsageRecorder) split(ctx context.Context, cur *store.Usage, at time.Time, change func(next *store.Usage)) error {
 	if at.Before(cur.Start) {
 		at = cur.Start
 	}
@@ -188,10 +188,8 @@ func (u *UsageRecorder) rebill(ctx context.Context, in provider.Instance, cur *s
 			return err
 		}
 		next := *cur
-		next.ID, next.Start, next.End, next.Billing = 0, at, time.Time{}, u.Billing.Name
-		if in.PriceMicros > 0 {
-			next.PriceMicros = in.PriceMicros
-		}
+		next.ID, next.Start, next.End = 0, at, time.Time{}
+		change(&next)
 		return q.OpenUsage(ctx, &next)
 	})
 }
