@@ -141,25 +141,23 @@ func cmdS3Wait(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	b, k := bucketKey(ts, args[1])
 	bk := scriptBucket(ts, b)
-	deadline := time.Now().Add(timeout)
-	for {
+	poll(ts, timeout, func() (bool, func() string) {
 		data, _, err := bk.Get(context.Background(), k)
 		switch {
 		case err == nil && !neg:
 			_, _ = ts.Stdout().Write(data)
-			return
+			return true, nil
 		case err != nil && neg:
-			return
+			return true, nil
 		}
-		if time.Now().After(deadline) {
+		return false, func() string {
 			objs, _ := bk.List(context.Background(), "")
 			if neg {
-				ts.Fatalf("%s still there after %s; the bucket holds %v", args[1], timeout, objs)
+				return fmt.Sprintf("%s still there after %s; the bucket holds %v", args[1], timeout, objs)
 			}
-			ts.Fatalf("%s did not appear within %s (%v); the bucket holds %v", args[1], timeout, err, objs)
+			return fmt.Sprintf("%s did not appear within %s (%v); the bucket holds %v", args[1], timeout, err, objs)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	})
 }
 
 // cmdS3Ls prints the keys under BUCKET/PREFIX, one a line, sorted.

@@ -114,20 +114,39 @@ func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 		data = args[0]
 	}
 	path := ts.MkAbs(filepath.Join(data, "server.url"))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll(ts, 60*time.Second, func() (bool, func() string) {
 		b, err := os.ReadFile(path)
-		if err == nil && strings.HasSuffix(string(b), "\n") {
-			url := strings.TrimSpace(string(b))
-			ts.Setenv("STRATUS_URL", url)
-			ts.Setenv("STRATUS_LISTEN", strings.TrimPrefix(url, "http://"))
+		if err != nil || !strings.HasSuffix(string(b), "\n") {
+			return false, said("server did not write %s within 60s", path)
+		}
+		url := strings.TrimSpace(string(b))
+		ts.Setenv("STRATUS_URL", url)
+		ts.Setenv("STRATUS_LISTEN", strings.TrimPrefix(url, "http://"))
+		return true, nil
+	})
+}
+
+// poll calls check about ten times a second until it says it is done, for
+// at most timeout; then it fails the script with what check last said.
+// failure is a function so that what it reports (a listing, say) is only
+// gathered when the wait has failed.
+func poll(ts *testscript.TestScript, timeout time.Duration, check func() (done bool, failure func() string)) {
+	deadline := time.Now().Add(timeout)
+	for {
+		done, failure := check()
+		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("server did not write %s within 60s", path)
+			ts.Fatalf("%s", failure())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// said returns a failure message for poll.
+func said(format string, args ...any) func() string {
+	return func() string { return fmt.Sprintf(format, args...) }
 }
 
 // cmdInstances looks at the local cloud directly, as a cloud console would,
@@ -181,18 +200,14 @@ func cmdInstances(ts *testscript.TestScript, neg bool, args []string) {
 		tags[k] = v
 	}
 	root := ts.MkAbs(filepath.Join("stratus-data", "cloud"))
-	deadline := time.Now().Add(wait)
-	for {
+	poll(ts, wait, func() (bool, func() string) {
 		got, desc := count(ts, root, tags, typ, untagged, all)
 		if (got == want) != neg {
 			ts.Logf("instances: %d live match %v", got, args[1:])
-			return
+			return true, nil
 		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("instances: %d instances match %v, want %s%d:\n%s", got, args[1:], map[bool]string{true: "not ", false: ""}[neg], want, desc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, said("instances: %d instances match %v, want %s%d:\n%s", got, args[1:], map[bool]string{true: "not ", false: ""}[neg], want, desc)
+	})
 }
 
 func count(ts *testscript.TestScript, root string, tags map[string]string, typ string, untagged, all bool) (int, string) {
@@ -314,18 +329,14 @@ func cmdJobDone(ts *testscript.TestScript, neg bool, args []string) {
 	re, err := regexp.Compile("^(" + args[2] + ")$")
 	ts.Check(err)
 	c := scriptClient(ts)
-	deadline := time.Now().Add(timeout)
-	for {
+	poll(ts, timeout, func() (bool, func() string) {
 		j, err := c.GetJob(context.Background(), id)
 		if err == nil && re.MatchString(j.State) {
 			ts.Logf("job %d is %s", id, j.State)
-			return
+			return true, nil
 		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("job %d: state %q (reason %q, err %v) after %s, want %s", id, j.State, j.Reason, err, timeout, args[2])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, said("job %d: state %q (reason %q, err %v) after %s, want %s", id, j.State, j.Reason, err, timeout, args[2])
+	})
 }
 
 // cmdFleetSays waits until the cluster's fleet status (the Fleet line of
@@ -342,18 +353,14 @@ func cmdFleetSays(ts *testscript.TestScript, neg bool, args []string) {
 	re, err := regexp.Compile(args[2])
 	ts.Check(err)
 	c := scriptClient(ts)
-	deadline := time.Now().Add(timeout)
-	for {
+	poll(ts, timeout, func() (bool, func() string) {
 		cl, err := c.GetCluster(context.Background(), args[1])
 		if err == nil && re.MatchString(cl.Fleet) {
 			ts.Logf("fleet of %s: %s", args[1], cl.Fleet)
-			return
+			return true, nil
 		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("fleet of %s says %q (err %v) after %s, want a match of %s", args[1], cl.Fleet, err, timeout, args[2])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false, said("fleet of %s says %q (err %v) after %s, want a match of %s", args[1], cl.Fleet, err, timeout, args[2])
+	})
 }
 
 // cmdReclaim makes the local cloud announce that it will reclaim every
@@ -479,20 +486,16 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	timeout, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	path := ts.MkAbs(args[1])
-	deadline := time.Now().Add(timeout)
-	for {
+	poll(ts, timeout, func() (bool, func() string) {
 		_, err := os.Stat(path)
-		if (err == nil) != neg {
-			return
+		switch {
+		case (err == nil) != neg:
+			return true, nil
+		case neg:
+			return false, said("%s still there after %s", args[1], timeout)
 		}
-		if time.Now().After(deadline) {
-			if neg {
-				ts.Fatalf("%s still there after %s", args[1], timeout)
-			}
-			ts.Fatalf("%s did not appear within %s", args[1], timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false, said("%s did not appear within %s", args[1], timeout)
+	})
 }
 
 // cmdWebhookServer starts a webhook receiver on 127.0.0.1 for the rest of
