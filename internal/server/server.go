@@ -467,16 +467,9 @@ func ensureAgentSecret(ctx context.Context, st store.Store, dataDir string) (str
 	return secret, nil
 }
 
-// ownerOnly makes a secret file readable by its owner only (0600) if it
-// has been opened to others, say by a restore from a backup.
+// ownerOnly makes a secret file readable by its owner only (0600), again
+// if it was opened to others, say by a restore from a backup.
 func ownerOnly(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Perm()&0o077 == 0 {
-		return nil
-	}
 	return os.Chmod(path, 0o600)
 }
 

@@ -157,13 +157,15 @@ var (
 // syntax error, or a document with nothing in it but white space or
 // comments, the Request is empty.
 func Parse(data []byte, filename string) (Request, error) {
-	req, errs, _ := parse(data, filename)
+	req, errs, _ := parse(data, filename, emptyMessage)
 	return req, errs.finish().err()
 }
 
 // parse is Parse; fatal reports a problem that leaves nothing to merge
-// (bad syntax, a document that is not a mapping).
-func parse(data []byte, filename string) (req Request, errs Errors, fatal bool) {
+// (bad syntax, a document that is not a mapping). empty says what is wrong
+// with a document that has nothing in it (a request's or a template's
+// words).
+func parse(data []byte, filename string, empty func(filename string) string) (req Request, errs Errors, fatal bool) {
 	req = Request{Format: FormatNative, Sources: map[string]Source{}, invalid: map[string]bool{}}
 	doc, ferr := parseDocument(data, filename)
 	if ferr != nil {
@@ -173,7 +175,7 @@ func parse(data []byte, filename string) (req Request, errs Errors, fatal bool) 
 		// No bytes, white space or comments only: a file not written yet
 		// or the wrong one, more likely than a wish for every default,
 		// which {} says.
-		return req, Errors{{Message: emptyMessage(filename)}}, true
+		return req, Errors{{Message: empty(filename)}}, true
 	}
 	if doc.kind == kindNull {
 		return req, nil, false // a null document sets nothing: everything from the template
@@ -687,7 +689,7 @@ func reduceType(s string) string {
 // (line 0), or else the path. It reports a problem found after Build, such
 // as a region the provider does not have, the way Build reports its own.
 func Where(data []byte, filename, path string) (field string, line int) {
-	req, _, _ := parse(data, filename)
+	req, _, _ := parse(data, filename, emptyMessage)
 	c := &checker{req: &req}
 	s, _ := c.source(path)
 	return c.name(path), s.Line

@@ -150,11 +150,8 @@ func setTo[T any](dst *T, v *T) {
 // result is validated against the built-in catalog; problems are an
 // Errors naming native paths with their lines.
 func ParseTemplate(data []byte, filename string) (api.ClusterSpec, error) {
-	req, errs, fatal := parse(data, filename)
+	req, errs, fatal := parse(data, filename, emptyTemplateMessage)
 	if fatal {
-		if len(errs) == 1 && errs[0].Message == emptyMessage(filename) {
-			errs[0].Message = emptyTemplateMessage(filename)
-		}
 		return api.ClusterSpec{}, errs
 	}
 	if req.Format == FormatCFCreate {
@@ -176,7 +173,7 @@ func ParseTemplate(data []byte, filename string) (api.ClusterSpec, error) {
 // request (also for fields it left to the template), native paths
 // otherwise.
 func Build(data []byte, filename string, tmpl api.ClusterSpec, cat *cost.Catalog) (api.ClusterSpec, error) {
-	req, errs, fatal := parse(data, filename)
+	req, errs, fatal := parse(data, filename, emptyMessage)
 	if fatal {
 		return api.ClusterSpec{}, errs
 	}
